@@ -11,7 +11,7 @@ __all__ = ['FORMATS', 'VISIBILITY', 'is_rle', 'is_polygons', 'encode_mask', 'rle
            'segmentation_to_mask', 'segmentation_area', 'xyxy_to_xywh', 'xywh_to_xyxy', 'check_bbox', 'clip_bbox',
            'bbox_inside', 'keypoints_array', 'keypoints_flat', 'num_keypoints']
 
-# %% ../nbs/01_codecs.ipynb #43cbde7b
+# %% ../nbs/01_codecs.ipynb #a86c152f
 FORMATS = """Formats, defined once. Every other module converts through the functions here and nowhere else.
 
 mask
@@ -47,7 +47,7 @@ from .errors import CodecError
 
 __doc__ = f"{__doc__ or ''}\n\n{FORMATS}"  # `help(cvat_nb.codecs)` shows the formats
 
-# %% ../nbs/01_codecs.ipynb #ea72a16a
+# %% ../nbs/01_codecs.ipynb #89c621c6
 def is_rle(seg) -> bool:
     "True if the segmentation `seg` is a COCO RLE dict (compressed or not)."
     return isinstance(seg, dict) and "counts" in seg and "size" in seg
@@ -56,7 +56,7 @@ def is_polygons(seg) -> bool:
     "True if `seg` is a list of polygons (possibly empty)."
     return isinstance(seg, list) and all(isinstance(p, list) for p in seg)
 
-# %% ../nbs/01_codecs.ipynb #b647c876
+# %% ../nbs/01_codecs.ipynb #3f78a04f
 def _as_mask(mask):
     "`mask` as a 2-D uint8 0/1 array in Fortran order, the layout pycocotools encodes."
     m = np.asarray(mask)
@@ -68,7 +68,7 @@ def encode_mask(mask) -> dict:
     rle = _cocomask.encode(_as_mask(mask))
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
-# %% ../nbs/01_codecs.ipynb #fe61dc01
+# %% ../nbs/01_codecs.ipynb #b3bf86ee
 def rle_counts_from_string(s: str) -> list:
     "Run lengths packed in a compressed COCO RLE `counts` string (pycocotools' `rleFrString`)."
     counts, p, n = [], 0, len(s)
@@ -97,7 +97,7 @@ def rle_string_from_counts(counts) -> str:
             out.append(chr((c | 0x20 if more else c) + 48))
     return "".join(out)
 
-# %% ../nbs/01_codecs.ipynb #b04e251e
+# %% ../nbs/01_codecs.ipynb #cee34664
 def _counts(rle):
     "Plain run lengths of a compressed or uncompressed RLE, checked to be non-negative integers."
     c = rle["counts"]
@@ -123,7 +123,7 @@ def check_rle(rle) -> list:
     if sum(c) != h * w: raise CodecError(f"RLE counts sum to {sum(c)}, not height×width = {h}×{w} = {h * w}")
     return c
 
-# %% ../nbs/01_codecs.ipynb #acb8b9fc
+# %% ../nbs/01_codecs.ipynb #032f857c
 def compress_rle(rle) -> dict:
     "The compressed form (string `counts`) of a COCO RLE; compressed input comes back checked and unchanged."
     c = check_rle(rle)
@@ -138,7 +138,7 @@ def decode_rle(rle) -> np.ndarray:
     r = compress_rle(rle)
     return np.ascontiguousarray(_cocomask.decode({"size": r["size"], "counts": r["counts"].encode("ascii")}))
 
-# %% ../nbs/01_codecs.ipynb #1223d1b0
+# %% ../nbs/01_codecs.ipynb #ed021b21
 def _pyrle(rle):
     "pycocotools' form (bytes counts) of a COCO RLE."
     r = compress_rle(rle)
@@ -152,7 +152,7 @@ def rle_bbox(rle) -> list:
     "Tight COCO box `[x, y, w, h]` of a COCO RLE (all zeros when empty)."
     return [float(v) for v in _cocomask.toBbox(_pyrle(rle))]
 
-# %% ../nbs/01_codecs.ipynb #65f7b259
+# %% ../nbs/01_codecs.ipynb #3497eaa4
 def check_polygons(polygons) -> list:
     "`polygons` as a list of flat float lists, after checking each has an even count of at least 6 numbers."
     if not is_polygons(polygons): raise CodecError("a polygon segmentation must be a list of lists of numbers")
@@ -183,7 +183,7 @@ def polygon_area(polygon) -> float:
     x, y = xy[:, 0], xy[:, 1]
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
-# %% ../nbs/01_codecs.ipynb #10fb3ce0
+# %% ../nbs/01_codecs.ipynb #f04fbf41
 class Polygons(NamedTuple):
     "Outlines traced from a mask: `outer` polygons (COCO can store these) and `holes` (it cannot)."
     outer: list
@@ -229,7 +229,7 @@ def _trace_loops(m):
         loops.append(loop)
     return loops
 
-# %% ../nbs/01_codecs.ipynb #48285ed4
+# %% ../nbs/01_codecs.ipynb #ca112116
 def _signed_area(loop):
     xy = np.asarray(loop, float)
     return float(np.dot(xy[:, 0], np.roll(xy[:, 1], -1)) - np.dot(xy[:, 1], np.roll(xy[:, 0], -1))) / 2
@@ -244,7 +244,7 @@ def mask_to_polygons(mask) -> Polygons:
         (outer if _signed_area(loop) > 0 else holes).append(flat)
     return Polygons(outer, holes)
 
-# %% ../nbs/01_codecs.ipynb #00750402
+# %% ../nbs/01_codecs.ipynb #668d6f5b
 def segmentation_to_rle(seg, # COCO segmentation: RLE dict or list of polygons
                         height:int, width:int) -> dict:
     "Compressed COCO RLE of any COCO segmentation on an image of `height` × `width`."
@@ -262,7 +262,7 @@ def segmentation_area(seg, height:int, width:int) -> float:
     "Pixels inside any COCO segmentation."
     return rle_area(segmentation_to_rle(seg, height, width))
 
-# %% ../nbs/01_codecs.ipynb #b75cd6a1
+# %% ../nbs/01_codecs.ipynb #00a17311
 def xyxy_to_xywh(box) -> list:
     "COCO box `[x, y, w, h]` from corners `[x1, y1, x2, y2]`."
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -293,7 +293,7 @@ def bbox_inside(box, height:int, width:int, tol:float=0.5) -> bool:
     x1, y1, x2, y2 = xywh_to_xyxy(box)
     return x1 >= -tol and y1 >= -tol and x2 <= width + tol and y2 <= height + tol
 
-# %% ../nbs/01_codecs.ipynb #493046db
+# %% ../nbs/01_codecs.ipynb #795db550
 VISIBILITY = {0: "not labelled (CVAT: outside)", 1: "labelled, not visible (CVAT: occluded)", 2: "visible"}
 
 def keypoints_array(flat, # `[x1, y1, v1, ...]`
