@@ -6,10 +6,10 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/coco.html.md"""
 
 # %% ../nbs/02_coco.ipynb #e855a7c2
 from __future__ import annotations
-import os, tempfile, warnings, zipfile
+import gc, json, os, re, tempfile, warnings, zipfile
 from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping
-import numpy as np, orjson
+import numpy as np, msgspec
 from fastcore.basics import patch
 from .errors import CocoError, CodecError, record_name
 from . import codecs
@@ -20,10 +20,32 @@ __all__ = ['COLLECTIONS', 'read_json', 'Dataset', 'atomic_write']
 # %% ../nbs/02_coco.ipynb #3de30b02
 COLLECTIONS = ("images", "annotations", "categories")
 
+def _at(raw:bytes, msg:str) -> str:
+    "`msg` with its byte offset turned into a line and column."
+    m = re.search(r"\(byte (\d+)\)", msg)
+    if not m: return msg
+    pos = int(m.group(1))
+    line, col = raw.count(b"\n", 0, pos) + 1, pos - raw.rfind(b"\n", 0, pos)
+    return f"{msg[:m.start()].rstrip()} at line {line}, column {col}"
+
+def _loads(raw:bytes, source:str):
+    "Parse JSON bytes with the garbage collector paused (it would rescan the million new objects again and again)."
+    if raw.startswith(b"\xef\xbb\xbf"): raw = raw[3:]  # a byte-order mark, as some Windows tools write
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        try: return msgspec.json.decode(raw)
+        except msgspec.DecodeError as e:
+            try: return json.loads(raw)  # NaN and Infinity, which Python's json writes by default
+            except ValueError: raise CocoError(f"not valid JSON: {_at(raw, str(e))}", file=source) from None
+        except UnicodeDecodeError as e:
+            raise CocoError(f"not valid UTF-8 text (byte {e.start}: {e.reason})", file=source) from None
+    finally:
+        if enabled: gc.enable()
+
 def _parse(raw:bytes, source:str):
     "COCO dict from JSON bytes, or a `CocoError` naming `source`."
-    try: data = orjson.loads(raw)
-    except orjson.JSONDecodeError as e: raise CocoError(f"not valid JSON ({e})", file=source) from None
+    data = _loads(raw, source)
     if not isinstance(data, dict):
         raise CocoError(f"the top level is a JSON {type(data).__name__}; a COCO file is an object with "
                         "'images', 'annotations' and 'categories'", file=source)
@@ -65,6 +87,11 @@ def _check_shape(data:dict, source):
     for k in COLLECTIONS:
         if k in data and not isinstance(data[k], list):
             raise CocoError(f"expected a list of records, got {type(data[k]).__name__}", file=source, record=k)
+
+def _to_plain(o):
+    "JSON-ready value for what msgspec does not write itself: numpy scalars and arrays."
+    if isinstance(o, (np.generic, np.ndarray)): return o.tolist()
+    raise NotImplementedError(f"a {type(o).__name__} value cannot be written as JSON")
 
 class _Index:
     "Lookups over a COCO dict; records whose id is missing or unhashable are left out (validation reports them)."
@@ -122,11 +149,11 @@ class Dataset:
         return cls(*read_json(src, member))
 
     def to_json(self, indent:bool=False) -> bytes:
-        "The dataset as JSON bytes (UTF-8; numpy values become plain JSON numbers)."
-        opt = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
-        try: return orjson.dumps(self.data, option=opt)
-        except (orjson.JSONEncodeError, TypeError) as e: raise CocoError(f"cannot be written as JSON ({e})",
-                                                                        file=self.source) from None
+        "The dataset as JSON bytes (UTF-8; numpy values become plain JSON numbers and lists)."
+        try: raw = msgspec.json.encode(self.data, enc_hook=_to_plain)
+        except (TypeError, NotImplementedError, ValueError, OverflowError) as e:
+            raise CocoError(f"cannot be written as JSON ({e})", file=self.source) from None
+        return msgspec.json.format(raw, indent=2) if indent else raw
 
     def save(self, path, # file to write
              overwrite:bool=False, # replace an existing file
@@ -171,7 +198,12 @@ def _ids(records): return [r["id"] for r in records if isinstance(r, dict) and i
 @patch(as_prop=True)
 def index(self:Dataset) -> _Index:
     "Indexes over the records, built on first use."
-    if self._idx is None: self._idx = _Index(self.data)
+    if self._idx is None:
+        enabled = gc.isenabled()
+        gc.disable()  # building creates a list per image; collections in between would only cost time
+        try: self._idx = _Index(self.data)
+        finally:
+            if enabled: gc.enable()
     return self._idx
 
 @patch
