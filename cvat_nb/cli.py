@@ -93,14 +93,17 @@ def _kind(a):
     if seg and seg != [[]]: return "polygon"
     return "box"
 
+def _h(v): return v if isinstance(v, (int, str, float, type(None))) else repr(v)  # usable as a key
+
 def summarize(ds:Dataset) -> dict:
     "Counts of a dataset: images, annotations per category and per kind, images without annotations."
-    names = {c.get("id"): c.get("name") for c in ds.categories if isinstance(c, dict)}
+    names = {_h(c.get("id")): c.get("name") for c in ds.categories if isinstance(c, dict)}
     anns = [a for a in ds.annotations if isinstance(a, dict)]
-    per_img = Counter(a.get("image_id") for a in anns)
+    per_img = Counter(_h(a.get("image_id")) for a in anns)
     return {"images": len(ds.images), "annotations": len(anns), "categories": len(ds.categories),
-            "images_without_annotations": sum(1 for i in ds.images if isinstance(i, dict) and not per_img[i.get("id")]),
-            "per_category": dict(Counter(names.get(a.get("category_id"), a.get("category_id")) for a in anns)),
+            "images_without_annotations": sum(1 for i in ds.images if isinstance(i, dict) and not per_img[_h(i.get("id"))]),
+            "per_category": dict(Counter(str(names.get(_h(a.get("category_id")), _h(a.get("category_id"))))
+                                         for a in anns)),
             "per_kind": dict(Counter(_kind(a) for a in anns))}
 
 @command("info", "Count images, annotations per category and per kind", "cvat-nb info instances_default.json")

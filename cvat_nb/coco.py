@@ -6,12 +6,12 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/coco.html.md"""
 
 # %% ../nbs/02_coco.ipynb #e855a7c2
 from __future__ import annotations
-import gc, json, os, re, tempfile, warnings, zipfile
+import gc, json, os, re, tempfile, warnings, zipfile, zlib
 from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping
 import numpy as np, msgspec
 from fastcore.basics import patch
-from .errors import CocoError, CodecError, record_name
+from .errors import CocoError, CodecError, record_name, json_type
 from . import codecs
 
 # %% auto #0
@@ -31,6 +31,7 @@ def _at(raw:bytes, msg:str) -> str:
 def _loads(raw:bytes, source:str):
     "Parse JSON bytes with the garbage collector paused (it would rescan the million new objects again and again)."
     if raw.startswith(b"\xef\xbb\xbf"): raw = raw[3:]  # a byte-order mark, as some Windows tools write
+    if not raw.strip(): raise CocoError("the file is empty", file=source)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -38,8 +39,11 @@ def _loads(raw:bytes, source:str):
         except msgspec.DecodeError as e:
             try: return json.loads(raw)  # NaN and Infinity, which Python's json writes by default
             except ValueError: raise CocoError(f"not valid JSON: {_at(raw, str(e))}", file=source) from None
-        except UnicodeDecodeError as e:
-            raise CocoError(f"not valid UTF-8 text (byte {e.start}: {e.reason})", file=source) from None
+        except UnicodeDecodeError:
+            try: raw.decode("utf-8"); e = None
+            except UnicodeDecodeError as err: e = err  # msgspec's offset is inside the string; this one is the file's
+            at = _at(raw, f"(byte {e.start})") if e else ""
+            raise CocoError(f"not valid UTF-8 text: {e.reason if e else 'a bad byte'}{at}", file=source) from None
     finally:
         if enabled: gc.enable()
 
@@ -47,7 +51,7 @@ def _parse(raw:bytes, source:str):
     "COCO dict from JSON bytes, or a `CocoError` naming `source`."
     data = _loads(raw, source)
     if not isinstance(data, dict):
-        raise CocoError(f"the top level is a JSON {type(data).__name__}; a COCO file is an object with "
+        raise CocoError(f"the top level is a JSON {json_type(data)}; a COCO file is an object with "
                         "'images', 'annotations' and 'categories'", file=source)
     return data
 
@@ -66,7 +70,9 @@ def _read_zip(path:Path, member:str|None):
         if member not in names:
             raise CocoError(f"the zip has no member '{member}'; it holds: {', '.join(names[:10]) or 'nothing'}",
                             file=path)
-        return zf.read(member), member
+        try: return zf.read(member), member
+        except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError) as e:
+            raise CocoError(f"member '{member}' cannot be read ({e})", file=path) from None
 
 def read_json(path, # a JSON file, or a zip holding one
               member:str|None=None): # the member to read when `path` is a zip
@@ -74,7 +80,7 @@ def read_json(path, # a JSON file, or a zip holding one
     p = Path(path)
     if not p.exists(): raise CocoError("no such file", file=p)
     if p.is_dir(): raise CocoError("is a directory, not a COCO JSON file", file=p)
-    if member is not None or zipfile.is_zipfile(p):
+    if member is not None or p.suffix.lower() == ".zip" or zipfile.is_zipfile(p):
         raw, member = _read_zip(p, member)
         return _parse(raw, f"{p}:{member}"), f"{p}:{member}"
     try: raw = p.read_bytes()
@@ -86,7 +92,7 @@ def _check_shape(data:dict, source):
     "Refuse a COCO dict whose collections are not lists: nothing else can be read from it."
     for k in COLLECTIONS:
         if k in data and not isinstance(data[k], list):
-            raise CocoError(f"expected a list of records, got {type(data[k]).__name__}", file=source, record=k)
+            raise CocoError(f"expected a list of records, got {json_type(data[k])}", file=source, record=k)
 
 def _to_plain(o):
     "JSON-ready value for what msgspec does not write itself: numpy scalars and arrays."
@@ -94,29 +100,36 @@ def _to_plain(o):
     raise NotImplementedError(f"a {type(o).__name__} value cannot be written as JSON")
 
 class _Index:
-    "Lookups over a COCO dict; records whose id is missing or unhashable are left out (validation reports them)."
+    "Lookups over a COCO dict, and the largest id of each kind; records whose id is missing or unhashable are left out."
     def __init__(self, data:dict):
         self.img_by_id, self.img_by_name, self.anns_by_img, self.ann_by_id = {}, {}, {}, {}
         self.cat_by_id, self.cat_by_name = {}, {}
+        self.max_id = dict.fromkeys(COLLECTIONS, 0)
         for im in data.get("images", ()): self.add_image(im)
         for c in data.get("categories", ()): self.add_category(c)
         for a in data.get("annotations", ()): self.add_ann(a)
+
+    def _seen(self, kind, i):
+        if type(i) is int and i > self.max_id[kind]: self.max_id[kind] = i
 
     def add_image(self, im):
         try:
             self.img_by_id.setdefault(im["id"], im)
             self.img_by_name.setdefault(im["file_name"], im)
+            self._seen("images", im["id"])
         except (KeyError, TypeError): pass
 
     def add_category(self, c):
         try:
             self.cat_by_id.setdefault(c["id"], c)
             self.cat_by_name.setdefault(c["name"], c)
+            self._seen("categories", c["id"])
         except (KeyError, TypeError): pass
 
     def add_ann(self, a):
         try:
             self.ann_by_id.setdefault(a["id"], a)
+            self._seen("annotations", a["id"])
             anns = self.anns_by_img.get(a["image_id"])
             if anns is None: self.anns_by_img[a["image_id"]] = [a]
             else: anns.append(a)
@@ -129,7 +142,7 @@ class Dataset:
                  source:str|None=None): # where it came from, for messages
         if data is None: data = {"info": {}, "licenses": [], "images": [], "annotations": [], "categories": []}
         if not isinstance(data, dict):
-            raise CocoError(f"a COCO dataset is a dict, got {type(data).__name__}", file=source)
+            raise CocoError(f"a COCO dataset is a dict, got {json_type(data)}", file=source)
         _check_shape(data, source)
         self.data, self.source, self._idx = data, source, None
 
@@ -149,7 +162,10 @@ class Dataset:
         return cls(*read_json(src, member))
 
     def to_json(self, indent:bool=False) -> bytes:
-        "The dataset as JSON bytes (UTF-8; numpy values become plain JSON numbers and lists)."
+        "The dataset as JSON bytes (UTF-8; numpy values become JSON numbers and lists, bytes RLE counts strings)."
+        for a in self.annotations:  # pycocotools hands out bytes counts, which would be written as base64
+            seg = a.get("segmentation") if isinstance(a, dict) else None
+            if isinstance(seg, dict) and isinstance(seg.get("counts"), bytes): seg["counts"] = seg["counts"].decode()
         try: raw = msgspec.json.encode(self.data, enc_hook=_to_plain)
         except (TypeError, NotImplementedError, ValueError, OverflowError) as e:
             raise CocoError(f"cannot be written as JSON ({e})", file=self.source) from None
@@ -182,19 +198,19 @@ def atomic_write(path, # file to write
     if path.exists() and not overwrite: raise CocoError("exists already; pass overwrite=True (CLI: --overwrite)",
                                                        file=path)
     if not path.parent.is_dir(): raise CocoError("the folder to write into does not exist", file=path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try: fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e: raise CocoError(f"cannot be written ({e.strerror})", file=path) from None
     try:
         with os.fdopen(fd, "wb") as f: f.write(data)
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())  # mkstemp makes it 0600
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError): raise CocoError(f"cannot be written ({e.strerror or e})", file=path) from None
         raise
     return path
 
 # %% ../nbs/02_coco.ipynb #1c7b3c3a
-def _ids(records): return [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), int)]
-
 @patch(as_prop=True)
 def index(self:Dataset) -> _Index:
     "Indexes over the records, built on first use."
@@ -233,8 +249,7 @@ def anns(self:Dataset, image) -> list:
 
 # %% ../nbs/02_coco.ipynb #ef3ce3e3
 @patch
-def _next_id(self:Dataset, kind):
-    return max(_ids(self.data.get(kind, ())), default=0) + 1
+def _next_id(self:Dataset, kind): return self.index.max_id[kind] + 1
 
 @patch
 def _append(self:Dataset, kind, rec):
@@ -304,11 +319,10 @@ def add_box(self:Dataset, image_id:int, category, bbox, # COCO `[x, y, w, h]`
 
 @patch
 def add_polygon(self:Dataset, image_id:int, category,
-                polygons, # one flat polygon, or a list of them (the parts of one object)
+                polygons, # one flat polygon, a list of them (the parts of one object), or arrays (`as_polygons`)
                 **extra) -> int:
     "Add a polygon annotation, with `area` (rasterised) and `bbox` computed."
-    if polygons and not isinstance(polygons[0], (list, tuple, np.ndarray)): polygons = [polygons]
-    ps = codecs.check_polygons([list(p) for p in polygons])
+    ps = codecs.check_polygons(codecs.as_polygons(polygons))
     rle = codecs.polygons_to_rle(ps, *self._hw(image_id))
     xs, ys = [v for p in ps for v in p[0::2]], [v for p in ps for v in p[1::2]]
     bbox = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
@@ -343,7 +357,7 @@ def add_mask(self:Dataset, image_id:int, category, mask, # 2-D array the image's
 @patch
 def add_keypoints(self:Dataset, image_id:int, category, # a category with `keypoints` names
                   keypoints, # flat triplets, or `(n, 3)` / `(n, 2)` points
-                  bbox=None, # COCO box; by default the extent of the labelled points
+                  bbox=None, # COCO box; by default the extent of the labelled points (at least 1 pixel)
                   **extra) -> int:
     "Add a keypoint annotation (COCO Keypoints 1.0) with `num_keypoints`, `bbox` and `area`."
     cat = self.category(self.cat_id(category))
@@ -355,7 +369,10 @@ def add_keypoints(self:Dataset, image_id:int, category, # a category with `keypo
     kp = codecs.keypoints_array(flat, n=len(names))
     if bbox is None:
         lab = kp[kp[:, 2] > 0, :2]
-        bbox = ([*lab.min(0).tolist(), *(lab.max(0) - lab.min(0)).tolist()] if len(lab) else [0.0, 0.0, 0.0, 0.0])
+        if not len(lab): raise CocoError("no keypoint is labelled, so there is no extent to box: give the bbox",
+                                         file=self.source, record=f"image {image_id}", field="bbox")
+        lo, hi = lab.min(0), lab.max(0)
+        bbox = [*lo.tolist(), *np.maximum(hi - lo, 1.0).tolist()]  # at least a pixel, so the box is a valid COCO box
     return self.add_annotation(image_id, cat["id"], keypoints=flat, num_keypoints=codecs.num_keypoints(flat),
                                bbox=[float(v) for v in bbox], area=float(bbox[2] * bbox[3]), **extra)
 
@@ -379,8 +396,8 @@ def filter(self:Dataset, keep:Callable[[dict], bool]) -> Dataset:
 def subset(self:Dataset, images:Iterable|None=None, # image ids or file names to keep
            categories:Iterable|None=None) -> Dataset: # category ids or names to keep
     "The images and categories given (all when None), with the annotations that fall in both."
-    imgs = self.images if images is None else [self.image(k) for k in images]
-    cats = self.categories if categories is None else [self.category(k) for k in categories]
+    imgs = self.images if images is None else list({id(r): r for r in map(self.image, images)}.values())
+    cats = self.categories if categories is None else list({id(r): r for r in map(self.category, categories)}.values())
     img_ids, cat_ids = {i["id"] for i in imgs}, {c["id"] for c in cats}
     anns = [a for a in self.annotations if a.get("image_id") in img_ids and a.get("category_id") in cat_ids]
     return self.replace(_copy(imgs), _copy(anns), _copy(cats))

@@ -6,10 +6,10 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/codecs.html.md"""
 
 # %% auto #0
 __all__ = ['FORMATS', 'VISIBILITY', 'is_rle', 'is_polygons', 'encode_mask', 'rle_counts_from_string', 'rle_string_from_counts',
-           'check_rle', 'compress_rle', 'uncompress_rle', 'decode_rle', 'rle_area', 'rle_bbox', 'check_polygons',
-           'polygons_to_rle', 'polygons_to_mask', 'polygon_area', 'Polygons', 'mask_to_polygons', 'segmentation_to_rle',
-           'segmentation_to_mask', 'segmentation_area', 'xyxy_to_xywh', 'xywh_to_xyxy', 'check_bbox', 'clip_bbox',
-           'bbox_inside', 'keypoints_array', 'keypoints_flat', 'num_keypoints']
+           'check_rle', 'compress_rle', 'uncompress_rle', 'decode_rle', 'rle_area', 'rle_bbox', 'as_polygons',
+           'check_polygons', 'polygons_to_rle', 'polygons_to_mask', 'polygon_area', 'Polygons', 'mask_to_polygons',
+           'segmentation_to_rle', 'segmentation_to_mask', 'segmentation_area', 'xyxy_to_xywh', 'xywh_to_xyxy',
+           'check_bbox', 'clip_bbox', 'bbox_inside', 'keypoints_array', 'keypoints_flat', 'num_keypoints']
 
 # %% ../nbs/01_codecs.ipynb #a86c152f
 FORMATS = """Formats, defined once. Every other module converts through the functions here and nowhere else.
@@ -40,6 +40,7 @@ keypoints
     labelled (CVAT: *outside*), 1 = labelled, not visible (CVAT: *occluded*), 2 = labelled and visible.
     `num_keypoints` counts the triplets with v > 0.
 """
+from numbers import Real
 from typing import NamedTuple
 import numpy as np
 from pycocotools import mask as _cocomask
@@ -153,13 +154,24 @@ def rle_bbox(rle) -> list:
     return [float(v) for v in _cocomask.toBbox(_pyrle(rle))]
 
 # %% ../nbs/01_codecs.ipynb #3497eaa4
+def _is_real(v): return isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+
+def as_polygons(polygons) -> list:
+    "A list of flat polygons from one flat polygon, a list of them, or arrays: `(n,)`, `(k, n)` rows, `(n, 2)` points."
+    if isinstance(polygons, np.ndarray):
+        if polygons.ndim == 1: return [polygons.tolist()]
+        if polygons.ndim == 2 and polygons.shape[1] == 2: return [polygons.ravel().tolist()]
+        return [np.asarray(p).ravel().tolist() for p in polygons]
+    polygons = list(polygons)
+    if polygons and _is_real(polygons[0]): return [polygons]
+    return [np.asarray(p).ravel().tolist() if isinstance(p, np.ndarray) else list(p) for p in polygons]
+
 def check_polygons(polygons) -> list:
     "`polygons` as a list of flat float lists, after checking each has an even count of at least 6 numbers."
     if not is_polygons(polygons): raise CodecError("a polygon segmentation must be a list of lists of numbers")
     out = []
     for i, p in enumerate(polygons):
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p):
-            raise CodecError(f"polygon {i} holds a value that is not a number")
+        if not all(_is_real(v) for v in p): raise CodecError(f"polygon {i} holds a value that is not a number")
         if len(p) < 6 or len(p) % 2:
             raise CodecError(f"polygon {i} has {len(p)} numbers; a polygon needs an even count, at least 6")
         out.append([float(v) for v in p])
@@ -275,9 +287,9 @@ def xywh_to_xyxy(box) -> list:
 
 def check_bbox(box) -> list:
     "`box` as four floats after checking it is a COCO `[x, y, w, h]` with positive size."
+    if isinstance(box, np.ndarray): box = box.ravel().tolist()
     if not (isinstance(box, (list, tuple)) and len(box) == 4): raise CodecError("a box must be [x, y, width, height]")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
-        raise CodecError("a box must hold four numbers")
+    if not all(_is_real(v) for v in box): raise CodecError("a box must hold four numbers")
     if box[2] <= 0 or box[3] <= 0: raise CodecError(f"a box needs a positive width and height, got {list(box)}")
     return [float(v) for v in box]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['where', 'CvatNbError', 'CocoError', 'CodecError', 'record_name']
+__all__ = ['where', 'CvatNbError', 'CocoError', 'CodecError', 'record_name', 'json_type']
 
 # %% ../nbs/00_errors.ipynb #ec809c4b
 def where(file=None, # file the problem is in
@@ -44,3 +44,11 @@ def record_name(kind, # collection name: `images`, `annotations` or `categories`
     "Name a record as `annotations[3] (id 7)`."
     rid = rec.get("id") if isinstance(rec, dict) else None
     return f"{kind}[{index}]" + (f" (id {rid})" if rid is not None else "")
+
+# %% ../nbs/00_errors.ipynb #6a6a5c24
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}
+
+def json_type(v) -> str:
+    "The JSON name of the type of a parsed value: object, array, string, number, boolean or null."
+    return _JSON_TYPES.get(type(v), type(v).__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path, PurePosixPath
 from PIL import Image
 from fastcore.basics import patch
-from .errors import CodecError, where
+from .errors import CodecError, where, json_type
 from .coco import Dataset
 from . import codecs
 
@@ -117,12 +117,12 @@ def ids(self:_Checker, kind, recs):
     for i, r in enumerate(recs):
         rec = _rec(kind, i, r)
         if not isinstance(r, dict):
-            self.err("bad-type", f"a record must be an object, got {type(r).__name__}", "fix or drop it", record=rec)
+            self.err("bad-type", f"a record must be an object, got {json_type(r)}", "fix or drop it", record=rec)
             continue
         ok = False
         if "id" not in r: self.err("missing-key", "no 'id'", f"give every {kind[:-1]} a unique integer id",
                                    record=rec, field="id")
-        elif not _is_int(r["id"]): self.err("bad-type", f"id must be an integer, got {type(r['id']).__name__} "
+        elif not _is_int(r["id"]): self.err("bad-type", f"id must be an integer, got {json_type(r['id'])} "
                                             f"{r['id']!r}", "use integer ids", record=rec, field="id")
         elif r["id"] in seen: self.err("duplicate-id", f"id {r['id']} is used again (first at {kind}[{seen[r['id']]}])",
                                        f"give every {kind[:-1]} its own id", record=rec, field="id")
@@ -150,7 +150,7 @@ def images(self:_Checker):
             if fn in names: self.err("duplicate-name", f"file_name '{fn}' is used again (first by image "
                                      f"{names[fn]})", "merge the two images or rename one", record=rec,
                                      field="file_name", **loc)
-            names.setdefault(fn, im["id"])
+            names.setdefault(fn, im.get("id"))
             if self.cvat: self.cvat_name(fn, stems, rec, loc)
         ok = True
         for k in ("width", "height"):
@@ -192,7 +192,7 @@ def categories(self:_Checker):
                 "duplicate-category-name", f"category name '{name}' is used again (first by id {names[name]})"
                 + ("; CVAT refuses it: 'All label names must be unique'" if self.cvat else ""),
                 "merge the categories (remap_categories) or rename one", record=rec, field="name")
-        else: names[name] = c["id"]
+        else: names[name] = c.get("id")
         self.keypoint_names(c, rec)
         if id_ok: self.cat[c["id"]] = c
     if self.cvat: self.cvat_keypoint_layout(names)
@@ -236,14 +236,14 @@ def annotations(self:_Checker):
     for i, a, _ in self.ids("annotations", self.ds.annotations):
         rec = _rec("annotations", i, a)
         loc = dict(record=rec, ann_id=a.get("id"))
-        img = self.img.get(a.get("image_id"))
+        iid, cid = a.get("image_id"), a.get("category_id")
+        img = self.img.get(iid) if _is_int(iid) else None
         if img is None:
             self.err("unknown-image", f"image_id {a.get('image_id')!r} is not an image of this file; CVAT drops "
                      "such annotations SILENTLY", "point it at an image in 'images', or add that image",
                      field="image_id", **loc)
         else: loc.update(img[2])
-        cid = a.get("category_id")
-        if cid not in self.cat:
+        if not (_is_int(cid) and cid in self.cat):
             if self.cvat and cid == 0:
                 self.err("category-zero", "category_id 0; CVAT answers 'annotation has no label'",
                          "use the category's id (from 1)", field="category_id", **loc)
@@ -282,7 +282,7 @@ def segmentation(self:_Checker, a, hw, loc):
         return sum(counts[1::2]), codecs.rle_bbox(seg)
     if not isinstance(seg, list):
         self.err("bad-type", f"segmentation must be a list of polygons or an RLE dict, got "
-                 f"{type(seg).__name__}", "", field="segmentation", **loc); return None
+                 f"{json_type(seg)}", "", field="segmentation", **loc); return None
     ok = True
     for k, p in enumerate(seg):
         if not isinstance(p, list) or not all(map(_is_num, p)):
