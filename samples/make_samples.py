@@ -1,4 +1,4 @@
-"""Write the bundled sample data: four small synthetic scenes and their COCO annotations.
+"""Write the bundled sample data: four small synthetic scenes, their semantic masks and their COCO annotations.
 
     python samples/make_samples.py
 
@@ -37,15 +37,29 @@ def scene(k):
     objs.append(("sign", "box", [float(sx), 60.0, 51.0, 41.0]))
     return im, objs
 
+CLASSES = {"car": 1, "person": 2, "sign": 3}
+
+def semantic(objs):
+    "The scene's semantic mask (pixel value = category id), painted in the order the picture was."
+    m = Image.new("L", (W, H))
+    d = ImageDraw.Draw(m)
+    for cat, kind, geo in objs:
+        if kind == "polygon": d.polygon(geo, fill=CLASSES[cat])
+        elif kind == "mask": m.paste(CLASSES[cat], mask=Image.fromarray(geo * 255))
+        else: d.rectangle([geo[0], geo[1], geo[0] + geo[2] - 1, geo[1] + geo[3] - 1], fill=CLASSES[cat])
+    return m
+
 def main():
-    (HERE/"images").mkdir(exist_ok=True)
+    for d in ("images", "masks"): (HERE/d).mkdir(exist_ok=True)
+    (HERE/"categories.csv").write_text("".join(f"{i},{n}\n" for n, i in CLASSES.items()))
     ds = Dataset()
     ds.data["info"] = {"description": "cvat_nb sample scenes", "version": "1.0"}
-    for name in ("car", "person", "sign"): ds.add_category(name)
+    for name in CLASSES: ds.add_category(name)
     for k in range(4):
         im, objs = scene(k)
         fn = f"street_{k + 1:02d}.jpg"
         im.save(HERE/"images"/fn, quality=85)
+        semantic(objs).save(HERE/"masks"/fn.replace(".jpg", ".png"))
         img = ds.add_image(fn, W, H)
         for cat, kind, geo in objs:
             if kind == "polygon": ds.add_polygon(img, cat, geo)
