@@ -7,11 +7,13 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/cli.html.md"""
 # %% ../nbs/90_cli.ipynb #8ebccead
 from __future__ import annotations
 import argparse, json, sys
+from pathlib import Path
 from collections import Counter
 from . import __version__
 from .errors import CvatNbError
 from .coco import Dataset
 from .validate import validate
+from .convert import masks_to_coco
 
 # %% auto #0
 __all__ = ['COMMANDS', 'command', 'parser', 'main', 'summarize']
@@ -121,3 +123,43 @@ def _(p):
     p.add_argument("file", help="COCO JSON file, or a zip holding one")
     p.add_argument("--member", help="member of the zip to read")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+# %% ../nbs/90_cli.ipynb #54537c05
+@command("masks2coco", "Convert a folder of PNG masks to COCO (RLE or polygons) that CVAT imports",
+         "cvat-nb masks2coco masks/ --images images/ --categories categories.csv --out instances_default.json")
+def _masks2coco(args):
+    out = Path(args.out)
+    if out.exists() and not args.overwrite: raise CvatNbError("exists already; pass --overwrite to replace it", file=out)
+    if args.categories and args.labelmap: raise CvatNbError("give --categories or --labelmap, not both")
+    mode = "color" if args.labelmap and args.mode == "semantic" else args.mode
+    conv = masks_to_coco(args.mask_dir, args.images, mode=mode, categories=args.labelmap or args.categories,
+                         as_=args.as_, split_components=args.split_components, image_ext=args.image_ext,
+                         semantic_dir=args.semantic, instance_table=args.instances, pattern=args.pattern,
+                         index_file=args.index, jobs=args.jobs, skip_bad=args.skip_bad, progress=not args.quiet)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    conv.dataset.save(out, overwrite=args.overwrite)
+    print(conv.report())
+    print(f"wrote {out}")
+    return 0
+
+@_masks2coco.args
+def _(p):
+    p.add_argument("mask_dir", help="folder of mask PNGs (searched recursively)")
+    p.add_argument("--out", required=True, help="COCO JSON file to write")
+    p.add_argument("--images", metavar="DIR", help="folder of the images: file names and sizes come from here")
+    p.add_argument("--image-ext", metavar="EXT", help="without --images: the images' extension, e.g. .jpg")
+    p.add_argument("--categories", metavar="FILE", help="categories: COCO JSON, {id: name} JSON, or id,name lines")
+    p.add_argument("--labelmap", metavar="FILE", help="CVAT labelmap.txt (implies --mode color)")
+    p.add_argument("--mode", choices=("semantic", "instance", "per-instance", "color"), default="semantic",
+                   help="what a mask holds: class ids, instance ids, one instance, or CVAT colours")
+    p.add_argument("--as", dest="as_", choices=("rle", "polygons"), default="rle",
+                   help="RLE (exact; CVAT imports a mask) or polygons (holes are filled)")
+    p.add_argument("--split-components", action="store_true", help="one annotation per connected part of a class")
+    p.add_argument("--semantic", metavar="DIR", help="instance mode: paired semantic maps giving each instance's class")
+    p.add_argument("--instances", metavar="TABLE", help="instance mode: CSV/JSON of file, instance, category")
+    p.add_argument("--pattern", metavar="REGEX", help="per-instance mode: regex with groups image, category, instance")
+    p.add_argument("--index", metavar="CSV", help="per-instance mode: CSV of mask, image, category")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes")
+    p.add_argument("--skip-bad", action="store_true", help="convert what can be, and list the files skipped")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
