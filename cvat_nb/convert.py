@@ -20,8 +20,8 @@ from .labels import (MaskError, encode_labels, read_label_map, read_color_mask, 
                             color_to_labels, split_components)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'read_categories', 'labelmap_categories', 'list_files', 'ImageIndex', 'Job', 'convert_one', 'Conversion',
-           'masks_to_coco']
+__all__ = ['IMAGE_EXTS', 'read_categories', 'labelmap_categories', 'add_label_map', 'add_instance_masks', 'list_files',
+           'ImageIndex', 'Job', 'convert_one', 'Conversion', 'masks_to_coco']
 
 # %% ../nbs/05_convert.ipynb #3923e9cf
 def read_categories(path) -> dict:
@@ -57,6 +57,43 @@ def labelmap_categories(labelmap:dict, background="background") -> tuple:
     colors = {i: labelmap[n] for i, n in enumerate(names, 1)}
     if background in labelmap: colors[0] = labelmap[background]
     return dict(enumerate(names, 1)), colors
+
+# %% ../nbs/05_convert.ipynb #e71240c1
+def add_label_map(ds:Dataset, image_id:int, label_map, # 2-D array of class ids, 0 = background
+                  names:dict|None=None, # class id -> category name; unknown ids become `class_<id>`
+                  as_:str="rle", # rle or polygons
+                  split_components:bool=False) -> list: # one annotation per connected part
+    "Add every class of a semantic label map to image `image_id`; returns the new annotation ids."
+    m = np.asarray(label_map)
+    h, w = m.shape if m.ndim == 2 else (None, None)
+    img = ds.image(image_id)
+    if (h, w) != (img["height"], img["width"]):
+        raise CvatNbError(f"label map shape {m.shape} is not the image's (height, width) ({img['height']}, "
+                          f"{img['width']})", record=f"image {image_id}")
+    r = convert_one(Job([m], img["file_name"], None, "array", as_, split_components))
+    ids = []
+    for a in r["anns"]:
+        cat = int(a["category"])
+        name = (names or {}).get(cat, f"class_{cat}")
+        if cat in ds.index.cat_by_id: cid = cat  # label values are category ids
+        elif name in ds.index.cat_by_name: cid = ds.index.cat_by_name[name]["id"]
+        else: cid = ds.add_category(name, id=cat)
+        ids.append(ds.add_annotation(img["id"], cid, segmentation=a["segmentation"], area=a["area"], bbox=a["bbox"]))
+    return ids
+
+def add_instance_masks(ds:Dataset, image_id:int, masks, # (n, h, w) binary masks, one per instance
+                       labels, # (n,) category ids or names
+                       scores=None, # (n,) confidences, stored as `score`
+                       as_:str="rle") -> list:
+    "Add a model's instance masks (e.g. Mask R-CNN's) as one annotation each; returns their ids."
+    ms = np.asarray(masks)
+    if ms.ndim != 3: raise CvatNbError(f"masks must be (n, height, width), got {ms.shape}")
+    labels = np.asarray(labels).tolist()
+    ids = []
+    for i, m in enumerate(ms):
+        extra = {} if scores is None else {"score": float(np.asarray(scores)[i])}
+        ids.append(ds.add_mask(image_id, labels[i], m, as_=as_, **extra))
+    return ids
 
 # %% ../nbs/05_convert.ipynb #d0e8989e
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -120,6 +157,7 @@ def _objects(job):
             out.append((path, (m != 0).astype(np.uint8), {1: cat}))
         return out
     path = job.masks[0]
+    if job.mode == "array": return [("<array>", path, None)]
     if job.mode == "color": m = color_to_labels(read_color_mask(path), job.colors, path)
     else: m = read_label_map(path)
     m = _check_size(m, job, path)
