@@ -135,7 +135,8 @@ def _masks2coco(args):
     conv = masks_to_coco(args.mask_dir, args.images, mode=mode, categories=args.labelmap or args.categories,
                          as_=args.as_, split_components=args.split_components, image_ext=args.image_ext,
                          semantic_dir=args.semantic, instance_table=args.instances, pattern=args.pattern,
-                         index_file=args.index, jobs=args.jobs, skip_bad=args.skip_bad, progress=not args.quiet)
+                         index_file=args.index, jobs=args.jobs, skip_bad=args.skip_bad,
+                         progress=not args.quiet and sys.stderr.isatty())
     out.parent.mkdir(parents=True, exist_ok=True)
     conv.dataset.save(out, overwrite=args.overwrite)
     print(conv.report())

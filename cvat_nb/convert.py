@@ -177,6 +177,8 @@ def _instance_labels(inst, sem, path):
     out = {}
     for i, c in zip(ins.tolist(), cats.tolist()):
         if i == 0: continue
+        if c == 0: raise MaskError(f"instance {i} lies on background (0) in its semantic map, so it has no category",
+                                   file=path)
         if i in out: raise MaskError(f"instance {i} covers categories {out[i]} and {c} of the semantic map", file=path)
         out[i] = c
     return out
@@ -198,7 +200,7 @@ def convert_one(job:Job) -> dict:
                 a["segmentation"] = [[v + (x if k % 2 == 0 else y) for k, v in enumerate(q)] for q in p.outer]
             anns.append({"category": cat, **a})
     h, w = m.shape
-    return {"file_name": job.file_name, "size": (w, h), "anns": anns, "holes": holes}
+    return {"file_name": job.file_name, "size": (w, h), "anns": anns, "holes": holes, "mask": str(path)}
 
 # %% ../nbs/05_convert.ipynb #6cf230d2
 @dataclass
@@ -220,18 +222,28 @@ class Conversion:
 
 _PATTERN = r"(?P<image>.+)_(?P<category>[^_]+)_(?P<instance>\d+)"
 
+def _csv_rows(path, columns):
+    "Rows of a CSV table as dicts with their line numbers, after checking it has `columns`."
+    try:
+        with open(path, newline="") as f: rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CvatNbError(f"cannot be read as a CSV table ({getattr(e, 'strerror', None) or e})", file=path) from None
+    if not rows or not set(columns) <= set(rows[0]):
+        raise CvatNbError(f"needs a header line with the columns {', '.join(columns)}", file=path)
+    return list(enumerate(rows, 2))
+
 def _per_instance_groups(mask_dir, files, pattern, index_file):
     "`{image key: [(path, category, instance)]}` from file names matched by `pattern`, or from an index CSV."
     groups, bad = {}, []
     if index_file is not None:
-        with open(index_file, newline="") as f:
-            for n, row in enumerate(csv.DictReader(f), 2):
-                if not {"mask", "image", "category"} <= set(row):
-                    raise CvatNbError("needs the columns mask, image, category", file=index_file)
-                groups.setdefault(_key(PurePosixPath(row["image"])), []).append(
-                    (str(Path(mask_dir)/row["mask"]), row["category"], n))
+        for n, row in _csv_rows(index_file, ("mask", "image", "category")):
+            groups.setdefault(_key(PurePosixPath(row["image"])), []).append(
+                (str(Path(mask_dir)/row["mask"]), row["category"], n))
         return groups, bad
-    rx = re.compile(pattern or _PATTERN)
+    try: rx = re.compile(pattern or _PATTERN)
+    except re.error as e: raise CvatNbError(f"the pattern {pattern!r} is not a regular expression ({e})") from None
+    if not {"image", "category"} <= set(rx.groupindex):
+        raise CvatNbError(f"the pattern {rx.pattern!r} needs the named groups (?P<image>...) and (?P<category>...)")
     for f in files:
         m = rx.fullmatch(str(f.with_suffix("")))
         if not m: bad.append((str(Path(mask_dir)/f), f"its name does not match the pattern {rx.pattern}")); continue
@@ -256,14 +268,18 @@ def _instance_table(path) -> dict:
     p = Path(path)
     if p.suffix.lower() == ".json":
         try: data = json.loads(p.read_text())
-        except (OSError, ValueError) as e: raise CvatNbError(f"cannot be read as JSON ({e})", file=p) from None
-        return {_key(PurePosixPath(k)): {int(i): c for i, c in v.items()} for k, v in data.items()}
+        except (OSError, ValueError) as e:
+            raise CvatNbError(f"cannot be read as JSON ({getattr(e, 'strerror', None) or e})", file=p) from None
+        if not (isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())):
+            raise CvatNbError('must be an object {"mask file": {"instance id": "category"}}', file=p)
+        rows = [(f"{k} / {i}", {"file": k, "instance": i, "category": c}) for k, v in data.items() for i, c in v.items()]
+    else: rows = _csv_rows(p, ("file", "instance", "category"))
     out = {}
-    with open(p, newline="") as f:
-        for row in csv.DictReader(f):
-            if not {"file", "instance", "category"} <= set(row):
-                raise CvatNbError("needs the columns file, instance, category", file=p)
-            out.setdefault(_key(PurePosixPath(row["file"])), {})[int(row["instance"])] = row["category"]
+    for n, row in rows:
+        try: inst = int(row["instance"])
+        except (TypeError, ValueError):
+            raise CvatNbError(f"instance {row['instance']!r} is not an integer", file=p, record=f"line {n}") from None
+        out.setdefault(_key(PurePosixPath(row["file"])), {})[inst] = row["category"]
     return out
 
 # %% ../nbs/05_convert.ipynb #dca5f0a4
@@ -286,7 +302,8 @@ def _jobs(mask_dir, images, mode, image_ext, opts, pattern, index_file, skipped)
                 skipped.append((masks[0] if mode != "per-instance" else masks[0][0],
                                 f"no image for it in {images.root} (looked for {_key(rel)}.*)")); continue
             used.add(img)
-            name, size = str(img), images.size(img)
+            try: name, size = str(img), images.size(img)
+            except MaskError as e: skipped.append((str(images.root/img), e.message)); continue
         else: name, size = str(rel.with_suffix(image_ext) if mode != "per-instance" else f"{rel}{image_ext}"), None
         jobs.append(Job(masks, name, size, mode, **opts(rel, masks)))
     if images is not None:
@@ -360,9 +377,9 @@ def _add(ds, r, cat_id, conv, skip_bad):
     for a in r["anns"]:
         cid = cat_id(a["category"])
         if cid is None:
-            msg = f"{r['file_name']}: label {a['category']!r} is not in the categories"
-            if not skip_bad: raise MaskError(msg)
-            conv.skipped.append((r["file_name"], msg)); return
+            msg = f"label {a['category']!r} is not in the categories"
+            if not skip_bad: raise MaskError(msg, file=r["mask"])
+            conv.skipped.append((r["mask"], msg)); return
         anns.append((cid, a))
     img = ds.add_image(r["file_name"], *r["size"])
     for cid, a in anns:

@@ -110,7 +110,7 @@ def add_poses(ds:Dataset, image_id:int, skeleton:Skeleton,
               threshold:float|None=None, # confidences below it become 0 (outside), above it 2
               scores=None, # (n,) instance scores
               cvat_layout:bool=True) -> list:
-    "Add one keypoint annotation per pose; returns their ids."
+    "Add one keypoint annotation per pose with a labelled point (others are skipped); returns their ids."
     p = np.asarray(poses, float)
     if p.ndim != 3 or p.shape[1] != len(skeleton.keypoints) or p.shape[2] not in (2, 3):
         raise CvatNbError(f"poses must be (n, {len(skeleton.keypoints)}, 2 or 3), got {p.shape}")
@@ -118,12 +118,11 @@ def add_poses(ds:Dataset, image_id:int, skeleton:Skeleton,
         v = np.full(p.shape[:2], 2.0) if visibility is None else np.asarray(visibility, float)
         if threshold is not None: v = np.where(v >= threshold, 2.0, 0.0)
         p = np.concatenate([p, v[..., None]], 2)
+    ds.image(image_id)  # fail before adding anything
+    keep = [i for i, kp in enumerate(p) if (kp[:, 2] > 0).any()]  # a pose with no labelled point has no extent
     sid = add_skeleton(ds, skeleton, cvat_layout)
-    ids = []
-    for i, kp in enumerate(p):
-        extra = {} if scores is None else {"score": float(np.asarray(scores)[i])}
-        ids.append(ds.add_keypoints(image_id, sid, kp, **extra))
-    return ids
+    sc = None if scores is None else np.asarray(scores, float).reshape(-1)
+    return [ds.add_keypoints(image_id, sid, p[i], **({} if sc is None else {"score": float(sc[i])})) for i in keep]
 
 # %% ../nbs/06_skeleton.ipynb #81291576
 def add_detections(ds:Dataset, image_id:int,
@@ -139,10 +138,12 @@ def add_detections(ds:Dataset, image_id:int,
     if len(labels) != len(b): raise CvatNbError(f"{len(b)} boxes but {len(labels)} labels")
     if fmt not in ("xyxy", "xywh"): raise CvatNbError(f"fmt must be 'xyxy' or 'xywh', got '{fmt}'")
     s = None if scores is None else np.asarray(scores, float).reshape(-1)
-    ids = []
+    ds.image(image_id)
+    todo = []  # check every detection before adding any, so a bad one leaves the dataset as it was
     for i, (box, lab) in enumerate(zip(b.tolist(), labels)):
         if s is not None and s[i] < min_score: continue
+        if isinstance(lab, float) and lab.is_integer(): lab = int(lab)  # detectors often give float class ids
         cat = names[lab] if names is not None else lab
-        xywh = codecs.xyxy_to_xywh(box) if fmt == "xyxy" else box
-        ids.append(ds.add_box(image_id, cat, xywh, score=None if s is None else float(s[i])))
-    return ids
+        xywh = codecs.check_bbox(codecs.xyxy_to_xywh(box) if fmt == "xyxy" else box)
+        todo.append((cat, xywh, None if s is None else float(s[i])))
+    return [ds.add_box(image_id, cat, xywh, score=sc) for cat, xywh, sc in todo]
