@@ -354,9 +354,9 @@ def masks_to_coco(mask_dir, # folder of mask files (searched recursively)
     cat_id = _category_ids(ds, categories, mode)
     conv = Conversion(ds, skipped)
     own = executor is None and jobs > 1
-    ex = ProcessPoolExecutor(jobs) if own else executor
+    ex = ProcessPoolExecutor(jobs, initializer=_keep_heap) if own else executor
     try:
-        results = ex.map(_safe, work, chunksize=4) if own else (ex.map(_safe, work) if ex else map(_safe, work))
+        results = ex.map(_safe, work) if ex else map(_safe, work)  # one image a task keeps the workers evenly loaded
         for job, r in tqdm(zip(work, results), total=len(work), disable=not progress, desc="masks", unit="image"):
             if isinstance(r, str):
                 if not skip_bad: raise MaskError(r)
@@ -365,6 +365,15 @@ def masks_to_coco(mask_dir, # folder of mask files (searched recursively)
     finally:
         if own: ex.shutdown(cancel_futures=True)
     return conv
+
+def _keep_heap():
+    "In a worker: let glibc reuse freed image buffers instead of returning them to the system and faulting them in again."
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: buffers under 32 MiB come from the heap
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: keep up to 256 MiB of freed heap
+    except (OSError, AttributeError): pass  # not glibc: nothing to tune
 
 def _safe(job):
     "`convert_one`, with a bad file's error returned as its message so it crosses process boundaries as text."

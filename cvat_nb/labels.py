@@ -17,12 +17,19 @@ __all__ = ['label_boxes', 'encode_labels', 'MaskError', 'read_label_map', 'read_
            'split_components']
 
 # %% ../nbs/04_labels.ipynb #6f0743da
-def _runs(label_map):
-    "Start, end (exclusive) and value of every run of equal values, in column-major order."
-    f = np.asarray(label_map).T.ravel()  # the transpose's C order is the image's column-major order
-    cut = np.flatnonzero(f[1:] != f[:-1]) + 1
-    starts = np.concatenate(([0], cut))
-    return starts, np.concatenate((cut, [f.size])), f[starts]
+def _runs(m):
+    "Start, end (exclusive) and value of every run of equal values of `m`, in column-major order."
+    h, w = m.shape
+    # A run starts where a pixel differs from the one above it, or a column's top from the last column's bottom.
+    # Finding those in row-major order and sorting them by column is ~6x faster than transposing the image.
+    i = np.flatnonzero(m[1:] != m[:-1])
+    top = np.flatnonzero(m[0, 1:] != m[-1, :-1]) + 1
+    r = np.concatenate(([0], np.zeros(len(top), np.int64), i // w + 1))
+    c = np.concatenate(([0], top, i % w))
+    o = np.argsort(c.astype(np.uint16) if w <= 65536 else c, kind="stable")  # stable: rows stay in order
+    r, c = r[o], c[o]
+    starts = c * h + r
+    return starts, np.append(starts[1:], h * w), m[r, c]
 
 def _counts(s, e, n):
     "Uncompressed COCO counts of the runs `[s, e)` of one label in an image of `n` pixels."
