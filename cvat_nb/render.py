@@ -78,6 +78,7 @@ class Style:
     line:int=2 # box and edge width
     colors:dict=field(default_factory=dict) # category id -> (r, g, b), overrides `category_color`
     skeleton_colors:dict=field(default_factory=dict) # keypoint name -> (r, g, b)
+    ann_colors:dict|None=None # annotation index in the frame -> (r, g, b), overrides category colours
 
     def color(self, cid) -> tuple: return self.colors.get(cid) or category_color(cid if isinstance(cid, int) else 0)
 
@@ -196,7 +197,7 @@ def draw(frame:Frame, cats:dict, # category id -> category record
     colors = np.zeros((len(anns) + 1, 3), np.uint8)
     crowd = np.zeros(len(anns) + 1, bool)
     for i, a in enumerate(anns):
-        colors[i + 1] = style.color(a.get("category_id"))
+        colors[i + 1] = (style.ann_colors or {}).get(i) or style.color(a.get("category_id"))
         crowd[i + 1] = a.get("iscrowd") == 1
     out = _blend(frame.base, frame.labels(show), colors, style.opacity, crowd, style.outlines) if style.masks \
         else frame.base.copy()
