@@ -6,7 +6,8 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/render.html.md"""
 
 # %% ../nbs/07_render.ipynb #d143d3c0
 from __future__ import annotations
-import colorsys, io, zlib
+import colorsys, io
+from functools import lru_cache
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -89,9 +90,19 @@ class Style:
         return s is None or s >= self.score_threshold
 
 # %% ../nbs/07_render.ipynb #b0cc056a
+@lru_cache(maxsize=8)
 def _font(size):
     try: return ImageFont.load_default(size=size)
     except TypeError: return ImageFont.load_default()  # Pillow without FreeType
+
+@lru_cache(maxsize=4096)
+def _sprite(text:str, bg:tuple, size:int) -> Image.Image:
+    "A caption as a small picture (drawn once, pasted many times): `text` on `bg`, black or white for contrast."
+    font = _font(size)
+    l, t, r, b = font.getbbox(text)
+    im = Image.new("RGB", (r - l + 4, b - t + 4), bg)
+    ImageDraw.Draw(im).text((2 - l, 2 - t), text, fill=(0, 0, 0) if sum(bg) > 380 else (255, 255, 255), font=font)
+    return im
 
 class Frame:
     "An image scaled for display, with its annotations mapped onto the display grid."
@@ -112,7 +123,7 @@ class Frame:
         if im.size != (self.ws, self.hs): im = im.resize((self.ws, self.hs), Image.BILINEAR, reducing_gap=2.0)
         self.base = np.asarray(im)
         self.anns, self.sx, self.sy = anns, self.ws / self.w, self.hs / self.h
-        self._grid, self.runs = None, {}
+        self._grid, self.runs, self._labels = None, {}, None
         for i, a in enumerate(anns): self._map(i, a)
 
     @property
@@ -129,33 +140,33 @@ class Frame:
 
     def labels(self, show:list) -> np.ndarray:
         "Label image (display size, int32): 1 + index of the top annotation among `show` at each pixel, 0 for none."
+        key = tuple(show)
+        if self._labels is not None and self._labels[0] == key: return self._labels[1]
         flat = np.zeros(self.hs * self.ws, np.int32)
         for i in show:
             iv = self.runs.get(i)
             if iv is None: continue
             for lo, hi in iv.tolist(): flat[lo:hi] = i + 1
-        return flat.reshape(self.ws, self.hs).T
+        lab = np.ascontiguousarray(flat.reshape(self.ws, self.hs).T)
+        self._labels = key, lab  # the last one: a change of opacity or layers draws from it again
+        return lab
 
 # %% ../nbs/07_render.ipynb #14279244
-def _blend(base, lab, colors, alpha, crowd, outlines):
+def _blend(base, lab, colors, alpha, crowd, outlines) -> Image.Image:
     "Colour the pixels of `lab` with `colors[lab]` over `base` at `alpha`; crowd masks hatched, outlines solid."
-    out = base.copy()
-    on = lab > 0
-    if not on.any(): return out
-    col = colors[lab]
-    a = np.full(lab.shape, int(alpha * 256), np.uint16)
+    a_lut = np.full(len(colors), round(alpha * 255), np.uint8)
+    a_lut[0] = 0
+    a = a_lut[lab]
     if crowd.any():  # crowd regions: diagonal hatching, so they read as "many objects, one region"
-        yy, xx = np.indices(lab.shape)
-        a = np.where(crowd[lab] & (((xx + yy) // 3) % 2 == 0), np.uint16(40), a)
-    a = a[on][:, None]
-    out[on] = ((out[on].astype(np.uint16) * (256 - a) + col[on].astype(np.uint16) * a) >> 8).astype(np.uint8)
+        h, w = lab.shape
+        stripes = (np.add.outer(np.arange(h), np.arange(w)) // 3) % 2 == 0
+        a = np.where(crowd[lab] & stripes, np.uint8(40), a)
     if outlines:
-        edge = np.zeros_like(on)
+        edge = np.zeros(lab.shape, bool)
         edge[:, 1:] |= lab[:, 1:] != lab[:, :-1]
         edge[1:, :] |= lab[1:, :] != lab[:-1, :]
-        edge &= on
-        out[edge] = col[edge]
-    return out
+        a = np.where(edge & (lab > 0), np.uint8(255), a)
+    return Image.composite(Image.fromarray(colors[lab]), Image.fromarray(base), Image.fromarray(a))  # one C pass
 
 def _kp_color(style, names, k, cat_color):
     return style.skeleton_colors.get(names[k]) if names and k < len(names) and names[k] in style.skeleton_colors \
@@ -199,11 +210,10 @@ def draw(frame:Frame, cats:dict, # category id -> category record
     for i, a in enumerate(anns):
         colors[i + 1] = (style.ann_colors or {}).get(i) or style.color(a.get("category_id"))
         crowd[i + 1] = a.get("iscrowd") == 1
-    out = _blend(frame.base, frame.labels(show), colors, style.opacity, crowd, style.outlines) if style.masks \
-        else frame.base.copy()
-    im = Image.fromarray(out)
+    im = _blend(frame.base, frame.labels(show), colors, style.opacity, crowd, style.outlines) if style.masks \
+        else Image.fromarray(frame.base.copy())
     d = ImageDraw.Draw(im)
-    font = _font(max(10, min(16, frame.ws // 60)))
+    fsize = max(10, min(16, frame.ws // 60))
     warned = dict(frame.warnings)
     for i in show:
         a = anns[i]
@@ -215,12 +225,8 @@ def draw(frame:Frame, cats:dict, # category id -> category record
             x, y, bw, bh = box[0] * frame.sx, box[1] * frame.sy, box[2] * frame.sx, box[3] * frame.sy
             if style.boxes: d.rectangle([x, y, x + bw, y + bh], outline=color, width=style.line)
             if style.labels:
-                t = _caption(a, cat, style)
-                tb = d.textbbox((x, y), t, font=font)
-                ty = y - (tb[3] - tb[1]) - 4 if y - (tb[3] - tb[1]) - 4 >= 0 else y
-                d.rectangle([x, ty, x + tb[2] - tb[0] + 4, ty + tb[3] - tb[1] + 4], fill=color)
-                d.text((x + 2, ty + 2 - (tb[1] - y)), t, fill=(0, 0, 0) if sum(color) > 380 else (255, 255, 255),
-                       font=font)
+                sp = _sprite(_caption(a, cat, style), color, fsize)
+                im.paste(sp, (int(x), int(y - sp.height if y >= sp.height else y)))
         if style.keypoints and a.get("keypoints") is not None: _draw_keypoints(d, a, cat, frame, style, color, warn)
     for n, (aid, msg) in enumerate(warned.items()):  # a problem is shown on the picture, not raised
         t = f"! {'image' if aid is None else f'annotation {aid}'}: {msg}"
