@@ -65,7 +65,7 @@ def _display_rle(seg, h, w, hs, ws, grid):
 @dataclass
 class Style:
     "How to draw: layers, opacity, filters, size. Data goes in the call, style here (as in supervision)."
-    width:int|None=960 # display width in pixels; None keeps the image's
+    width:int|None=960 # display width in pixels, at most (small images are not enlarged); None: the image's
     masks:bool=True
     outlines:bool=True
     boxes:bool=True

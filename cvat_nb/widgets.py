@@ -43,7 +43,8 @@ class Previewer(W.VBox):
         st = self.r.style
         self.img = W.Image(format="jpeg", layout=W.Layout(max_width="100%"))
         self.prev, self.next = W.Button(description="◀ prev"), W.Button(description="next ▶")
-        self.slider = W.IntSlider(0, 0, max(0, len(self.ids) - 1), description="image", continuous_update=False)
+        self.slider = W.IntSlider(1, 1, max(1, len(self.ids)), description="image", continuous_update=False,
+                                  layout=W.Layout(min_width="260px"))  # 1-based, as the status line counts
         self.picker = W.Combobox(placeholder="file name", options=[i["file_name"] for i in self.ds.images[:5000]],
                                  ensure_option=True, layout=W.Layout(width="260px"))
         self.layers = {k: W.Checkbox(getattr(st, k), description=k, indent=False, layout=W.Layout(width="90px"))
@@ -51,17 +52,19 @@ class Previewer(W.VBox):
         self.cat_boxes = {c["id"]: W.Checkbox(True, description=f"{c['name']} ({counts.get(c['id'], 0)})", indent=False,
                                               layout=W.Layout(width="auto"))
                           for c in self.ds.categories if isinstance(c, dict) and "id" in c}
-        self.opacity = W.FloatSlider(st.opacity, min=0, max=1, step=0.05, description="opacity")
-        self.score = W.FloatSlider(st.score_threshold, min=0, max=1, step=0.05, description="min score")
+        wide = W.Layout(min_width="260px")
+        self.opacity = W.FloatSlider(st.opacity, min=0, max=1, step=0.05, description="opacity", layout=wide)
+        self.score = W.FloatSlider(st.score_threshold, min=0, max=1, step=0.05, description="min score", layout=wide)
         self.filter = W.Dropdown(options=["all images", "with crowd", "with problems"] +
                                  [f"with {c['name']}" for c in self.ds.categories if isinstance(c, dict)],
                                  description="show")
         self.panel, self.status = W.HTML(), W.HTML()
         self._wire()
-        nav = W.HBox([self.prev, self.next, self.slider, self.picker, self.filter])
-        layers = W.HBox(list(self.layers.values()) + [self.opacity, self.score])
-        cats = W.HBox(list(self.cat_boxes.values()), layout=W.Layout(flex_flow="row wrap"))
-        super().__init__([nav, layers, cats, self.status, W.HBox([self.img, self.panel])])
+        wrap = lambda: W.Layout(flex_flow="row wrap", align_items="center")  # narrow notebooks wrap, never squeeze
+        nav = W.HBox([self.prev, self.next, self.slider, self.picker, self.filter], layout=wrap())
+        layers = W.HBox(list(self.layers.values()) + [self.opacity, self.score], layout=wrap())
+        cats = W.HBox(list(self.cat_boxes.values()), layout=wrap())
+        super().__init__([nav, layers, cats, self.status, W.HBox([self.img, self.panel], layout=wrap())])
         self.refresh()
 
 # %% ../nbs/08_widgets.ipynb #f454a499
@@ -92,14 +95,14 @@ def _key(self:Previewer, ev):
 @patch
 def step(self:Previewer, d:int):
     "Go `d` images forward (negative: back), wrapping around."
-    if self.ids: self.slider.value = (self.slider.value + d) % len(self.ids)
+    if self.ids: self.slider.value = (self.slider.value - 1 + d) % len(self.ids) + 1
 
 @patch
 def _pick(self:Previewer, ch):
     rec = self.ds.index.img_by_name.get(ch["new"])
     if rec is None: return
     if rec["id"] not in self.ids: self.filter.value = "all images"
-    self.slider.value = self.ids.index(rec["id"])
+    self.slider.value = self.ids.index(rec["id"]) + 1
 
 @patch
 def _refilter(self:Previewer, ch=None):
@@ -111,7 +114,7 @@ def _refilter(self:Previewer, ch=None):
         cid = self.ds.category(f[len("with "):])["id"]
         ids = [i for i in self.all_ids if any(a.get("category_id") == cid for a in self.ds.anns(i))]
     self.ids = ids
-    self.slider.max = max(0, len(ids) - 1)
+    self.slider.max = max(1, len(ids))
     self.slider.value = min(self.slider.value, self.slider.max)
     self.refresh()
 
@@ -129,13 +132,13 @@ def refresh(self:Previewer):
     if not self.ids:
         self.status.value, self.panel.value = "<b>no image matches the filter</b>", ""
         return
-    iid = self.ids[self.slider.value]
+    iid = self.ids[self.slider.value - 1]
     rec, st = self.ds.image(iid), self.current_style()
     self.img.value = self.r.render_bytes(iid, style=st)
     frame = self.r.frame(iid, st.width)
     warn = "".join(f"<br><span style='color:#c00'>⚠ {html.escape(str(k or 'image'))}: {html.escape(v)}</span>"
                    for k, v in frame.warnings.items())
-    self.status.value = (f"<b>{html.escape(rec['file_name'])}</b> — image {self.slider.value + 1} of {len(self.ids)}, "
+    self.status.value = (f"<b>{html.escape(rec['file_name'])}</b> — image {self.slider.value} of {len(self.ids)}, "
                          f"{rec.get('width')}×{rec.get('height')}, {len(self.ds.anns(iid))} annotations{warn}")
     rows = "".join(f"<tr style='opacity:{1 if st.shows(a) else 0.4}'><td>{a.get('id')}</td>"
                    f"<td>{html.escape(str(self.r.cats.get(a.get('category_id'), {}).get('name', '?')))}</td>"
