@@ -74,6 +74,7 @@ class Style:
     ids:bool=False # write annotation ids
     opacity:float=0.45 # of mask fills
     score_threshold:float=0.0 # hide annotations scoring below
+    score_max:float=1.0 # hide annotations scoring above (with `score_threshold`: a score range)
     categories:frozenset|None=None # category ids to show; None: all
     outside:str="hidden" # keypoints with v=0: "hidden" or "ghost"
     line:int=2 # box and edge width
@@ -87,7 +88,7 @@ class Style:
         "True if annotation `a` passes the category and score filters."
         if self.categories is not None and a.get("category_id") not in self.categories: return False
         s = a.get("score")
-        return s is None or s >= self.score_threshold
+        return s is None or self.score_threshold <= s <= self.score_max
 
 # %% ../nbs/07_render.ipynb #b0cc056a
 @lru_cache(maxsize=8)
@@ -215,19 +216,18 @@ def draw(frame:Frame, cats:dict, # category id -> category record
     d = ImageDraw.Draw(im)
     fsize = max(10, min(16, frame.ws // 60))
     warned = dict(frame.warnings)
-    for i in show:
+    captions = []
+    for i in show:  # boxes and keypoints first, captions last so no line crosses them
         a = anns[i]
         cat, color = cats.get(a.get("category_id")), tuple(int(v) for v in colors[i + 1])
-        warn = lambda msg: warned.setdefault(a.get("id", i), msg)
+        warn = lambda msg, _k=a.get("id", i): warned.setdefault(_k, msg)
         box = a.get("bbox")
-        has_box = isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
-        if has_box:
+        if isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
             x, y, bw, bh = box[0] * frame.sx, box[1] * frame.sy, box[2] * frame.sx, box[3] * frame.sy
             if style.boxes: d.rectangle([x, y, x + bw, y + bh], outline=color, width=style.line)
-            if style.labels:
-                sp = _sprite(_caption(a, cat, style), color, fsize)
-                im.paste(sp, (int(x), int(y - sp.height if y >= sp.height else y)))
+            if style.labels: captions.append((_sprite(_caption(a, cat, style), color, fsize), x, y))
         if style.keypoints and a.get("keypoints") is not None: _draw_keypoints(d, a, cat, frame, style, color, warn)
+    for sp, x, y in captions: im.paste(sp, (int(x), int(y - sp.height if y >= sp.height else y)))
     for n, (aid, msg) in enumerate(warned.items()):  # a problem is shown on the picture, not raised
         t = f"! {'image' if aid is None else f'annotation {aid}'}: {msg}"
         d.rectangle([0, n * 18, min(frame.ws, 8 + 7 * len(t)), n * 18 + 17], fill=(200, 30, 30))

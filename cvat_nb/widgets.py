@@ -33,10 +33,10 @@ class Previewer(W.VBox):
     def __init__(self, dataset, # a `Dataset` or anything `Dataset.load` reads
                  images, # folder of the images, or a callable: file name -> image
                  style:Style|None=None,
-                 problems:set|None=None, # image ids with problems (e.g. `validate(...).images_with_problems()`)
+                 problems:set|None=None, # image ids with problems; default: found by `validate` when first asked
                  width:int=960):
         self.r = Renderer(dataset, images, style or Style(width=width))
-        self.ds, self.problems = self.r.ds, problems or set()
+        self.ds, self.problems = self.r.ds, problems
         self.all_ids = [i["id"] for i in self.ds.images]
         self.ids = list(self.all_ids)
         counts = Counter(a.get("category_id") for a in self.ds.annotations)
@@ -54,7 +54,8 @@ class Previewer(W.VBox):
                           for c in self.ds.categories if isinstance(c, dict) and "id" in c}
         wide = W.Layout(min_width="260px")
         self.opacity = W.FloatSlider(st.opacity, min=0, max=1, step=0.05, description="opacity", layout=wide)
-        self.score = W.FloatSlider(st.score_threshold, min=0, max=1, step=0.05, description="min score", layout=wide)
+        self.score = W.FloatRangeSlider(value=(st.score_threshold, st.score_max), min=0, max=1, step=0.05,
+                                        description="score", layout=wide)
         self.filter = W.Dropdown(options=["all images", "with crowd", "with problems"] +
                                  [f"with {c['name']}" for c in self.ds.categories if isinstance(c, dict)],
                                  description="show")
@@ -93,6 +94,15 @@ def _key(self:Previewer, ev):
         box.value = not box.value
 
 @patch
+def problem_images(self:Previewer) -> set:
+    "Ids of the images `validate` finds problems in (computed once, with the images folder when there is one)."
+    if self.problems is None:
+        from cvat_nb.validate import validate
+        folder = None if callable(self.r.images) else self.r.images
+        self.problems = validate(self.ds, images_dir=folder).images_with_problems()
+    return self.problems
+
+@patch
 def step(self:Previewer, d:int):
     "Go `d` images forward (negative: back), wrapping around."
     if self.ids: self.slider.value = (self.slider.value - 1 + d) % len(self.ids) + 1
@@ -109,7 +119,7 @@ def _refilter(self:Previewer, ch=None):
     f = self.filter.value
     if f == "all images": ids = self.all_ids
     elif f == "with crowd": ids = [i for i in self.all_ids if any(a.get("iscrowd") == 1 for a in self.ds.anns(i))]
-    elif f == "with problems": ids = [i for i in self.all_ids if i in self.problems]
+    elif f == "with problems": ids = [i for i in self.all_ids if i in self.problem_images()]
     else:
         cid = self.ds.category(f[len("with "):])["id"]
         ids = [i for i in self.all_ids if any(a.get("category_id") == cid for a in self.ds.anns(i))]
@@ -122,7 +132,8 @@ def _refilter(self:Previewer, ch=None):
 @patch
 def current_style(self:Previewer) -> Style:
     shown = frozenset(c for c, b in self.cat_boxes.items() if b.value)
-    return replace(self.r.style, opacity=self.opacity.value, score_threshold=self.score.value,
+    return replace(self.r.style, opacity=self.opacity.value, score_threshold=self.score.value[0],
+                   score_max=self.score.value[1],
                    categories=None if len(shown) == len(self.cat_boxes) else shown,
                    **{k: b.value for k, b in self.layers.items()})
 
@@ -203,6 +214,15 @@ def compare_counts(ds_a:Dataset, ds_b:Dataset, iou:float=0.5) -> dict:
         for j in m["extra"]: out.setdefault(names.get(B[j]["category_id"]), Counter())["extra"] += 1
     return {k: dict(v) for k, v in out.items()}
 
+def _counts_table(counts:dict, labels) -> str:
+    "Per-category counts as an HTML table."
+    cols = list(STATUS_COLORS)
+    head = "".join(f"<th style='color:rgb{STATUS_COLORS[c]}'>{c}</th>" for c in cols)
+    rows = "".join(f"<tr><td>{html.escape(str(k))}</td>" + "".join(f"<td>{v.get(c, 0)}</td>" for c in cols) + "</tr>"
+                   for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
+    return (f"<p>All shared images, by category ({html.escape(labels[0])} → {html.escape(labels[1])}):</p>"
+            f"<table style='font-size:12px'><tr><th>category</th>{head}</tr>{rows}</table>")
+
 class Compare(W.VBox):
     "Two datasets on the same images, side by side or overlaid, objects coloured by how they match."
     def __init__(self, a, b, images, iou:float=0.5, width:int=640, labels=("first", "second")):
@@ -213,10 +233,11 @@ class Compare(W.VBox):
         self.slider = W.IntSlider(0, 0, max(0, len(self.names) - 1), description="image", continuous_update=False)
         self.mode = W.ToggleButtons(options=["side by side", "overlaid"])
         self.left, self.right = W.Image(format="jpeg"), W.Image(format="jpeg")
-        self.info = W.HTML()
+        self.info, self.totals = W.HTML(), W.HTML()
         self.slider.observe(lambda _: self.refresh(), "value"); self.mode.observe(lambda _: self.refresh(), "value")
-        super().__init__([W.HBox([self.slider, self.mode]), self.info, W.HBox([self.left, self.right])])
+        super().__init__([W.HBox([self.slider, self.mode]), self.info, W.HBox([self.left, self.right]), self.totals])
         self.refresh()
+        self.totals.value = _counts_table(compare_counts(self.a, self.b, iou), labels)
 
     def _colored(self, r, ds, name, colors):
         return r.render(ds.image(name)["id"], ann_colors=colors)

@@ -122,3 +122,15 @@ def test_match_and_compare():
     c = Compare(sent, back, "samples/images", width=200)
     c.mode.value = "overlaid"
     assert c.left.value and "relabelled" in c.info.value
+
+def test_previewer_finds_problem_images_itself_and_filters_by_score_range():
+    ds = Dataset.load("samples/coco/instances_default.json")
+    ds = ds.replace(annotations=[dict(a) for a in ds.annotations])
+    ds.annotations[5]["segmentation"] = [[1, 2, 3, 4]]  # a polygon of 4 numbers, on image 2
+    pv = Previewer(ds, "samples/images", width=320)
+    pv.filter.value = "with problems"
+    assert pv.ids == [2]
+    pv.filter.value = "all images"
+    before = pv.img.value
+    pv.score.value = (0.65, 1.0)  # image 1's sign scores 0.6: hidden
+    assert pv.img.value != before

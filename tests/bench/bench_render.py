@@ -7,7 +7,8 @@ The same frame (IMAGE_ID, an id or file name; default the first image) and the s
 beforehand (`cvat_nb.coco.Dataset`); neither side is timed reading JSON, both get the same annotation dicts.
   project   first render of the frame: a new `Renderer(ds, IMAGES_DIR)` (empty cache, so the image decode and
             the mapping of every mask onto the display grid are timed) then `render_bytes(id, fmt="jpeg",
-            width=W)`
+            width=W)`; the module's caption cache (`_sprite`, if any) is emptied first, as a frame not seen
+            before has captions not drawn before; loaded fonts stay, as in a session
   anchor    supervision as its docs show it: PIL image -> numpy (BGR, supervision's convention for arrays),
             masks decoded with `pycocotools.mask.decode` into an (n, H, W) bool array, `sv.Detections(xyxy,
             mask, class_id, confidence)`, `sv.MaskAnnotator`, `sv.BoxAnnotator`, `sv.LabelAnnotator` with labels
@@ -19,7 +20,9 @@ beforehand (`cvat_nb.coco.Dataset`); neither side is timed reading JSON, both ge
             frequent category hidden / all shown) and a score threshold change (0.5 / 0.0)
 One warm-up of each side comes first and is not counted (imports, page cache, fonts); then `--reps`
 repetitions, alternating which of project and anchor goes first; medians are reported (change: over all its
-renders and per kind). Peak memory is the peak RSS of one more project first render in a fresh subprocess minus
+renders and per kind), with the median minor page faults of each side (a project run right after an anchor run
+touches fresh memory, as the anchor's large mask arrays went back to the system, and is slower than one right
+after a project run). Peak memory is the peak RSS of one more project first render in a fresh subprocess minus
 its RSS after imports and loading the dataset. The last outputs of both sides are written to a temporary folder
 whose path is printed, to look at. Prints human-readable lines, then as the last line one JSON object:
 {"bench": "render", "project_ms", "anchor", "anchor_ms", "speedup", "change_ms", "floor_ms": null, "peak_mib",
@@ -61,9 +64,17 @@ def load(coco, images_dir, image):
         sys.exit(f"bench_render: no such image file: {Path(images_dir)/rec['file_name']}")
     return ds, rec
 
+def cold_caches():
+    "Empty the renderer's module-level caches that outlive a `Renderer` (captions drawn before), not the fonts."
+    from cvat_nb import render
+    for name in ("_sprite",):
+        f = getattr(render, name, None)
+        if hasattr(f, "cache_clear"): f.cache_clear()
+
 def project_first(ds, images_dir, image_id, width):
-    "A cold first render: new Renderer, decode, map masks, draw, encode."
+    "A cold first render: module caches emptied, new Renderer, decode, map masks, draw, encode."
     from cvat_nb.render import Renderer
+    cold_caches()
     return Renderer(ds, images_dir).render_bytes(image_id, fmt="jpeg", width=width)
 
 def anchor_first(sv, ds, images_dir, rec, width):
@@ -102,11 +113,16 @@ def worker(coco, images_dir, image, width):
     ms = (time.perf_counter() - t0) * 1000
     print(json.dumps({"ms": ms, "peak_mib": (_peak() - base) / 2**20, "peak_reset": reset}))
 
-def timed(fn):
+FAULTS = {}  # side -> minor page faults of each timed run (fresh memory touched: a cause of run-to-run swings)
+
+def timed(fn, side=None):
     gc.collect()
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     out = fn()
-    return (time.perf_counter() - t0) * 1000, out
+    ms = (time.perf_counter() - t0) * 1000
+    if side: FAULTS.setdefault(side, []).append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    return ms, out
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one stderr line, exit 2
@@ -153,7 +169,7 @@ def main():
     runs = {s: [] for s in sides}
     for i in range(args.reps):
         for s in (("project", "anchor") if i % 2 == 0 else ("anchor", "project")):
-            ms, outs[s] = timed(sides[s])
+            ms, outs[s] = timed(sides[s], s)
             runs[s].append(ms)
     med = {s: statistics.median(v) for s, v in runs.items()}
 
@@ -181,13 +197,15 @@ def main():
     (out_dir/"project.jpg").write_bytes(outs["project"])
     (out_dir/"supervision.jpg").write_bytes(outs["anchor"])
 
-    def line(name, ms, vs, extra=""):
-        print(f"  {name:<26}{ms:8.1f} ms  (reps {min(vs):.1f}..{max(vs):.1f}){extra}", flush=True)
+    def line(name, ms, vs, extra="", key=None):
+        faults = f"  {statistics.median(FAULTS[key]):.0f} page faults" if key in FAULTS else ""
+        print(f"  {name:<26}{ms:8.1f} ms  (reps {min(vs):.1f}..{max(vs):.1f}){extra}{faults}", flush=True)
     print(f"{args.coco}: image {iid} {rec['file_name']} {size}, {len(anns)} objects (RLE masks); "
           f"output JPEG q{QUALITY} width {W}; {args.reps} reps; anchor {anchor} ({backend})")
     print(f"medians of {args.reps} (first render: image decode, masks, draw, resize, encode):")
-    line("project first render", med["project"], runs["project"])
-    line("anchor (supervision)", med["anchor"], runs["anchor"], f"  -> speedup {med['anchor'] / med['project']:.2f}x")
+    line("project first render", med["project"], runs["project"], key="project")
+    line("anchor (supervision)", med["anchor"], runs["anchor"], f"  -> speedup {med['anchor'] / med['project']:.2f}x",
+         key="anchor")
     print(f"control change on the shown frame (median of {2 * args.reps} renders each):")
     for k, v in ch.items(): line(k, ch_med[k], v)
     line("all changes", ch_all, [v for vs in ch.values() for v in vs])
