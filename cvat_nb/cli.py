@@ -14,6 +14,8 @@ from .errors import CvatNbError
 from .coco import Dataset
 from .validate import validate
 from .convert import masks_to_coco
+from .export import (write_archive, split_by_ratio, split_by_prefix, split_by_table, check_partition,
+                            rename_for_task, read_mapping, check_archive, for_cvat)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'command', 'parser', 'main', 'summarize']
@@ -164,3 +166,103 @@ def _(p):
     p.add_argument("--skip-bad", action="store_true", help="convert what can be, and list the files skipped")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+# %% ../nbs/90_cli.ipynb #8e60c1c0
+@command("archive", "Write <Name>_archive/ with one COCO file per split (annotation-only unless --images)",
+         "cvat-nb archive coco_exports/QuadrupedFoot_coco.json --annotations-only --zip --output-dir ./cvat_annotations")
+def _archive(args):
+    files = [args.file] if args.file else sorted(Path(args.all_coco).glob("*.json")) if args.all_coco else []
+    if not files: raise CvatNbError("give a COCO file, or --all-coco DIR holding some")
+    if args.annotations_only and args.images: raise CvatNbError("--annotations-only and --images exclude each other")
+    for f in files:
+        out = write_archive(f, out_dir=args.output_dir, splits=args.splits, seed=args.seed, images_dir=args.images,
+                            zip=args.zip, overwrite=args.overwrite)
+        print(f"wrote {out}" + (f" and {out}.zip" if args.zip else ""))
+    return 0
+
+@_archive.args
+def _(p):
+    p.add_argument("file", nargs="?", help="COCO JSON file")
+    p.add_argument("--all-coco", metavar="DIR", help="archive every *.json in DIR")
+    p.add_argument("--annotations-only", action="store_true", help="no images (the default; images already in CVAT)")
+    p.add_argument("--images", metavar="DIR", help="images folder: write a full archive with images/<split>/")
+    p.add_argument("--zip", action="store_true", help="also write <Name>_archive.zip")
+    p.add_argument("--output-dir", default="archive_datasets", metavar="D", help="where to write (archive_datasets)")
+    p.add_argument("--splits", default="train=.8,val=.1,test=.1", help="ratios, or 'prefix' for existing folders")
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+
+@command("split", "Split a COCO file into one file per split", "cvat-nb split coco.json --splits train=.8,val=.2 --out-dir splits/")
+def _split(args):
+    if args.by == "ratio": parts = split_by_ratio(args.file, args.splits, args.seed, stratify=args.stratify)
+    elif args.by == "prefix": parts = split_by_prefix(args.file)
+    else: parts = split_by_table(args.file, args.table, args.column)
+    check_partition(Dataset.load(args.file), parts) if args.by != "prefix" else None
+    out = Path(args.out_dir)
+    if out.exists() and not out.is_dir(): raise CvatNbError("is a file, not a folder to write into", file=out)
+    out.mkdir(parents=True, exist_ok=True)
+    for s, d in parts.items():
+        p = out/f"{Path(args.file).stem}_{s}.json"
+        for_cvat(d).save(p, overwrite=args.overwrite)
+        print(f"{p}: {len(d.images)} images, {len(d.annotations)} annotations")
+    return 0
+
+@_split.args
+def _(p):
+    p.add_argument("file", help="COCO JSON file")
+    p.add_argument("--by", choices=("ratio", "prefix", "table"), default="ratio", help="how to split")
+    p.add_argument("--splits", default="train=.8,val=.1,test=.1", help="ratios, with --by ratio")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stratify", action="store_true", help="keep each category's share similar in every split")
+    p.add_argument("--table", help="CSV with file_name and a split column, with --by table")
+    p.add_argument("--column", default="split", help="the table's split column")
+    p.add_argument("--out-dir", default=".", help="folder for <stem>_<split>.json")
+    p.add_argument("--overwrite", action="store_true")
+
+@command("merge", "Merge COCO files: images matched by name, categories by name, ids re-numbered",
+         "cvat-nb merge gt.json preds.json --out merged.json")
+def _merge(args):
+    ds = Dataset.load(args.files[0])
+    for f in args.files[1:]: ds = ds.merge(f)
+    for_cvat(ds).save(args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {len(ds.images)} images, {len(ds.annotations)} annotations, {len(ds.categories)} categories")
+    return 0
+
+@_merge.args
+def _(p):
+    p.add_argument("files", nargs="+", help="COCO JSON files, merged in order")
+    p.add_argument("--out", required=True); p.add_argument("--overwrite", action="store_true")
+
+@command("rename", "Change image file names to match a task; lists every change",
+         "cvat-nb rename coco.json --strip-dirs --ext .jpg --out renamed.json")
+def _rename(args):
+    mapping = read_mapping(args.mapping) if args.mapping else None
+    ds, changes = rename_for_task(args.file, strip_dirs=args.strip_dirs, add_dir=args.add_dir, ext=args.ext,
+                                  prefix=args.prefix, mapping=mapping)
+    ds.save(args.out, overwrite=args.overwrite)
+    for a, b in changes: print(f"{a} -> {b}")
+    print(f"wrote {args.out}: {len(changes)} of {len(ds.images)} names changed")
+    return 0
+
+@_rename.args
+def _(p):
+    p.add_argument("file"); p.add_argument("--out", required=True)
+    p.add_argument("--strip-dirs", action="store_true", help="keep base names only (as CVAT stores uploaded files)")
+    p.add_argument("--add-dir", help="put names under this folder")
+    p.add_argument("--ext", help="change the extension, e.g. .jpg")
+    p.add_argument("--prefix", help="prefix the base name")
+    p.add_argument("--mapping", help="CSV of old,new names, applied first")
+    p.add_argument("--overwrite", action="store_true")
+
+@command("check-archive", "Re-read an archive as CVAT will: the validator, and Datumaro when installed",
+         "cvat-nb check-archive archive_datasets/QuadrupedFoot_archive.zip")
+def _check_archive(args):
+    ok = True
+    for name, rep, dm_counts in check_archive(args.path):
+        ok &= rep.ok and not (dm_counts or {}).get("error")
+        for p in rep.errors: print(p)
+        print(f"{name}: {rep.summary()}; Datumaro: " + ("not installed" if dm_counts is None else str(dm_counts)))
+    return 0 if ok else 1
+
+@_check_archive.args
+def _(p): p.add_argument("path", help="archive folder or zip")
