@@ -25,12 +25,24 @@ def for_cvat(dataset) -> Dataset:
     data = {"info": {}, "licenses": [], **ds.data}
     out = Dataset(data, ds.source).replace(annotations=[{"iscrowd": 0, **a} for a in ds.annotations],
                                            categories=[dict(c) for c in ds.categories])
+    if any(c.get("id", 1) < 1 for c in out.categories):  # CVAT: category 0 is "annotation has no label"
+        out = out.remap_categories({c["id"]: k for k, c in enumerate(out.categories, 1)})
+    out = _ids_from_one(out)
     names = {c["name"] for c in out.categories}
     for c in list(out.categories):
         for k in c.get("keypoints") or []:
             if k not in names:
                 out.add_category(k, supercategory=c["name"]); names.add(k)
     return out
+
+def _ids_from_one(ds:Dataset) -> Dataset:
+    "Image and annotation ids renumbered from 1 when some are below 1 (references follow)."
+    imgs, anns = ds.images, ds.annotations
+    if all(i.get("id", 1) >= 1 for i in imgs) and all(a.get("id", 1) >= 1 for a in anns): return ds
+    new = {i["id"]: k for k, i in enumerate(imgs, 1)}
+    return ds.replace(images=[{**i, "id": new[i["id"]]} for i in imgs],
+                      annotations=[{**a, "id": k, "image_id": new.get(a.get("image_id"), a.get("image_id"))}
+                                   for k, a in enumerate(anns, 1)])
 
 def plain_keypoints(dataset) -> Dataset:
     "A copy without the per-keypoint categories CVAT's layout adds (for tools that read standard COCO Keypoints)."
