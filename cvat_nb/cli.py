@@ -11,7 +11,7 @@ from pathlib import Path
 from collections import Counter
 from . import __version__
 from .errors import CvatNbError
-from .coco import Dataset
+from .coco import Dataset, shape_kind
 from .validate import validate
 from .convert import masks_to_coco
 from .export import (write_archive, split_by_ratio, split_by_prefix, split_by_table, check_partition,
@@ -89,14 +89,6 @@ def _(p):
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 # %% ../nbs/90_cli.ipynb #911b2d5c
-def _kind(a):
-    "What an annotation holds, as CVAT will import it."
-    if a.get("keypoints"): return "keypoints"
-    seg = a.get("segmentation")
-    if isinstance(seg, dict): return "mask (RLE)"
-    if seg and seg != [[]]: return "polygon"
-    return "box"
-
 def _h(v): return v if isinstance(v, (int, str, float, type(None))) else repr(v)  # usable as a key
 
 def summarize(ds:Dataset) -> dict:
@@ -108,7 +100,7 @@ def summarize(ds:Dataset) -> dict:
             "images_without_annotations": sum(1 for i in ds.images if isinstance(i, dict) and not per_img[_h(i.get("id"))]),
             "per_category": dict(Counter(str(names.get(_h(a.get("category_id")), _h(a.get("category_id"))))
                                          for a in anns)),
-            "per_kind": dict(Counter(_kind(a) for a in anns))}
+            "per_kind": dict(Counter(shape_kind(a) for a in anns))}
 
 @command("info", "Count images, annotations per category and per kind", "cvat-nb info instances_default.json")
 def _info(args):

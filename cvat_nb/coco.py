@@ -15,7 +15,7 @@ from .errors import CocoError, CodecError, record_name, json_type
 from . import codecs
 
 # %% auto #0
-__all__ = ['COLLECTIONS', 'read_json', 'Dataset', 'atomic_write']
+__all__ = ['COLLECTIONS', 'read_json', 'Dataset', 'atomic_write', 'shape_kind']
 
 # %% ../nbs/02_coco.ipynb #3de30b02
 COLLECTIONS = ("images", "annotations", "categories")
@@ -375,6 +375,14 @@ def add_keypoints(self:Dataset, image_id:int, category, # a category with `keypo
         bbox = [*lo.tolist(), *np.maximum(hi - lo, 1.0).tolist()]  # at least a pixel, so the box is a valid COCO box
     return self.add_annotation(image_id, cat["id"], keypoints=flat, num_keypoints=codecs.num_keypoints(flat),
                                bbox=[float(v) for v in bbox], area=float(bbox[2] * bbox[3]), **extra)
+
+# %% ../nbs/02_coco.ipynb #fd52aa38
+def shape_kind(a:dict) -> str:
+    "What CVAT imports a COCO annotation as: `keypoints` (a skeleton), `mask` (RLE), `polygon` or `box`."
+    if a.get("keypoints"): return "keypoints"
+    seg = a.get("segmentation")
+    if isinstance(seg, dict): return "mask"
+    return "polygon" if seg and seg != [[]] else "box"
 
 # %% ../nbs/02_coco.ipynb #dc2b94a2
 def _copy(recs): return [dict(r) for r in recs]

@@ -12,18 +12,13 @@ from dataclasses import replace
 import numpy as np
 import ipywidgets as W
 from fastcore.basics import patch
-from .coco import Dataset
+from .coco import Dataset, shape_kind
 from .render import Renderer, Style, encode_image, category_color
 
 # %% auto #0
 __all__ = ['STATUS_COLORS', 'Previewer', 'match', 'compare_counts', 'Compare', 'stats_figure']
 
 # %% ../nbs/08_widgets.ipynb #2f307264
-def _kind(a):
-    if a.get("keypoints"): return "keypoints"
-    seg = a.get("segmentation")
-    return "mask" if isinstance(seg, dict) else "polygon" if seg and seg != [[]] else "box"
-
 def _fallback(value:bytes, fmt:str) -> dict:
     "A mime bundle entry that shows a picture where widgets cannot run."
     return {f"image/{fmt}": base64.b64encode(value).decode("ascii")}
@@ -153,7 +148,7 @@ def refresh(self:Previewer):
                          f"{rec.get('width')}×{rec.get('height')}, {len(self.ds.anns(iid))} annotations{warn}")
     rows = "".join(f"<tr style='opacity:{1 if st.shows(a) else 0.4}'><td>{a.get('id')}</td>"
                    f"<td>{html.escape(str(self.r.cats.get(a.get('category_id'), {}).get('name', '?')))}</td>"
-                   f"<td>{_kind(a)}</td><td>{a.get('area', 0):.0f}</td>"
+                   f"<td>{shape_kind(a)}</td><td>{a.get('area', 0):.0f}</td>"
                    f"<td>{'' if a.get('score') is None else format(a['score'], '.2f')}</td></tr>"
                    for a in self.ds.anns(iid))
     self.panel.value = ("<table style='font-size:12px'><tr><th>id</th><th>category</th><th>kind</th><th>area</th>"
