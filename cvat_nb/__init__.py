@@ -1,1 +1,7 @@
+"""Review computer-vision annotations in Jupyter and push preannotations into CVAT
+
+Modules:
+
+- `cvat_nb.standin`: A local, in-memory imitation of a CVAT 2.73 server that the real `cvat-sdk` client works against unchanged: create a task from images, import COCO 1.0 annotations, export them, with CVAT's own error messages."""
+
 __version__ = "0.1.0"
