@@ -189,7 +189,7 @@ def _split(args):
     if args.by == "ratio": parts = split_by_ratio(args.file, args.splits, args.seed, stratify=args.stratify)
     elif args.by == "prefix": parts = split_by_prefix(args.file)
     else: parts = split_by_table(args.file, args.table, args.column)
-    check_partition(Dataset.load(args.file), parts) if args.by != "prefix" else None
+    check_partition(Dataset.load(args.file), parts)
     out = Path(args.out_dir)
     if out.exists() and not out.is_dir(): raise CvatNbError("is a file, not a folder to write into", file=out)
     out.mkdir(parents=True, exist_ok=True)
