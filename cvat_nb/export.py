@@ -71,6 +71,11 @@ def _allocate(n, ratios):
     for k in np.argsort(-(raw - cnt))[: n - cnt.sum()]: cnt[k] += 1
     return dict(zip(ratios, cnt.tolist()))
 
+def _allocate_each(n, ratios):
+    "Like `_allocate`, but every split gets one item first when there are enough to go round."
+    if n < len(ratios): return _allocate(n, ratios)
+    return {s: 1 + k for s, k in _allocate(n - len(ratios), ratios).items()}
+
 def split_by_ratio(dataset, ratios="train=.8,val=.1,test=.1", seed:int=0,
                    stratify:bool=False) -> dict: # keep each category's share similar across splits
     "`{split: Dataset}` with images shuffled by `seed` and shared out by `ratios`."
@@ -87,7 +92,7 @@ def split_by_ratio(dataset, ratios="train=.8,val=.1,test=.1", seed:int=0,
         out = {s: [] for s in ratios}
         for k in sorted(groups, key=str):
             ids = rng.permutation(groups[k]).tolist()
-            shares = _allocate(len(ids), {s: r for s, r in ratios.items()})
+            shares = _allocate_each(len(ids), ratios)
             for s, n in shares.items(): out[s] += ids[:n]; ids = ids[n:]
     else:
         ids = rng.permutation([i["id"] for i in ds.images]).tolist()
@@ -275,7 +280,8 @@ def _datumaro_counts(raw:bytes, kind:str) -> dict:
         try: data = dm.Dataset.import_from(d, fmt)
         except Exception as e: return {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
         labels = data.categories().get(dm.AnnotationType.label)
-        return {"items": len(data), "annotations": sum(len(it.annotations) for it in data),
+        # Datumaro adds a box beside each polygon and mask, with the same id: count COCO annotations by id
+        return {"items": len(data), "annotations": len({(it.id, a.id) for it in data for a in it.annotations}),
                 "categories": len(labels) if labels is not None else 0}
 
 def check_archive(path) -> list:
@@ -293,5 +299,7 @@ def check_archive(path) -> list:
     for name, raw in members.items():
         ds = Dataset.load(p, member=name) if p.is_file() else Dataset.load(p/name)
         kind = "person_keypoints" if any(c.get("keypoints") for c in ds.categories) else "instances"
-        out.append((name, validate(ds, target="cvat"), _datumaro_counts(raw, kind)))
+        # PyPI Datumaro wants `keypoints` in every category, so it reads the plain layout of a keypoints file
+        raw_dm = plain_keypoints(ds).to_json() if kind == "person_keypoints" else raw
+        out.append((name, validate(ds, target="cvat"), _datumaro_counts(raw_dm, kind)))
     return out
