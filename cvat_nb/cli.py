@@ -258,3 +258,106 @@ def _check_archive(args):
 
 @_check_archive.args
 def _(p): p.add_argument("path", help="archive folder or zip")
+
+# %% ../nbs/90_cli.ipynb #a5aca930
+def _server_args(p):
+    "The connection options every server subcommand takes."
+    p.add_argument("--url", help="CVAT server URL (default $CVAT_URL); credentials come from $CVAT_ACCESS_TOKEN, "
+                   "or $CVAT_USERNAME and $CVAT_PASSWORD")
+
+def _connect(args):
+    from cvat_nb.cvat import connect
+    return connect(url=args.url)
+
+@command("tasks", "List the server's tasks: id, name, size, status", "CVAT_URL=http://localhost:8080 cvat-nb tasks --name street")
+def _tasks(args):
+    with _connect(args) as cv:
+        ts = [t for t in cv.client.tasks.list() if not args.name or args.name.lower() in t.name.lower()]
+    for t in ts: print(f"{t.id}\t{t.name}\t{t.size}\t{t.status}")
+    if not ts: print("no tasks" + (f" named like '{args.name}'" if args.name else ""), file=sys.stderr)
+    return 0
+
+@_tasks.args
+def _(p):
+    p.add_argument("--name", metavar="N", help="only tasks whose name contains N (case-insensitive)")
+    _server_args(p)
+
+@command("check", "Check a COCO file against a task's frames and labels before uploading (exit 1 on errors)",
+         "cvat-nb check instances_default.json --task 12")
+def _check(args):
+    from cvat_nb.export import for_cvat as _fc
+    with _connect(args) as cv: r = cv.preflight(_fc(Dataset.load(args.file)), args.task)
+    for p in r.problems: print(p)
+    print(r.summary())
+    return 0 if r.ok else 1
+
+@_check.args
+def _(p):
+    p.add_argument("file", help="COCO JSON file, or a zip holding one")
+    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    _server_args(p)
+
+@command("upload", "Check, back up the task's annotations, and import a COCO file into a task",
+         "cvat-nb upload instances_default.json --task 12 --mode replace --out-dir backups/")
+def _upload(args):
+    with _connect(args) as cv:
+        m = cv.upload(args.file, args.task, mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir)
+    print(f"uploaded {m['annotations']} annotations on {m['images']} images to task {m['task_id']} "
+          f"'{m['task_name']}' ({m['mode']})" + (f"; backup {m['backup']}" if m["backup"] else ""))
+    return 0
+
+@_upload.args
+def _(p):
+    p.add_argument("file", help="COCO JSON file, or a zip holding one")
+    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    p.add_argument("--mode", choices=("replace", "append"), default="replace", help="replace (default) or append")
+    p.add_argument("--no-backup", action="store_true", help="do not export the current annotations first")
+    p.add_argument("--out-dir", default=".", metavar="D", help="where the backup and the manifest go (.)")
+    _server_args(p)
+
+@command("download", "Export a task's annotations (no images) as a COCO zip", "cvat-nb download --task 12 --out task12.zip")
+def _download(args):
+    with _connect(args) as cv: ds = cv.download(args.task, args.out)
+    print(f"wrote {args.out}: {len(ds.images)} images, {len(ds.annotations)} annotations")
+    return 0
+
+@_download.args
+def _(p):
+    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    p.add_argument("--out", required=True, metavar="F", help="zip file to write, or a folder")
+    _server_args(p)
+
+@command("create-task", "Create a task from a COCO file's categories and its images, in the file's order",
+         "cvat-nb create-task street instances_default.json --images images/")
+def _create_task(args):
+    with _connect(args) as cv:
+        tid, path = cv.create_task(args.name, args.file, args.images, out_dir=args.out_dir, project=args.project)
+    print(f"created task {tid} '{args.name}'; frame map {path}")
+    return 0
+
+@_create_task.args
+def _(p):
+    p.add_argument("name", help="the new task's name")
+    p.add_argument("file", help="COCO JSON file: labels from its categories, images in its order")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder the file names are relative to")
+    p.add_argument("--out-dir", default=".", metavar="D", help="where the file-to-frame map goes (.)")
+    p.add_argument("--project", type=int, metavar="ID", help="create it in this project (uses its labels)")
+    _server_args(p)
+
+@command("standin", "Run the stand-in CVAT server (in memory, for trying things out) until Ctrl-C",
+         "cvat-nb standin --port 8080")
+def _standin(args):
+    import time
+    from cvat_nb.standin import StandIn
+    srv = StandIn(port=args.port).start()
+    try:
+        user, pw = next(iter(srv.users.items()))
+        print(f"stand-in CVAT {srv.version} at {srv.url}", flush=True)
+        print(f"demo login: CVAT_URL={srv.url} CVAT_USERNAME={user} CVAT_PASSWORD={pw}  (Ctrl-C stops it)", flush=True)
+        while True: time.sleep(1)
+    except KeyboardInterrupt: print("stopped", file=sys.stderr)
+    finally: srv.stop()
+    return 0
+
+@_standin.args
+def _(p): p.add_argument("--port", type=int, default=8080, metavar="P", help="port on 127.0.0.1 (0: any free one)")

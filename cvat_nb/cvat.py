@@ -18,7 +18,7 @@ from .validate import Problem, Report, stem
 from .export import for_cvat
 
 # %% auto #0
-__all__ = ['match_frames', 'preflight', 'fix_for_task', 'Cvat', 'connect']
+__all__ = ['match_frames', 'preflight', 'fix_for_task', 'Cvat', 'connect', 'task_labels', 'roundtrip']
 
 # %% ../nbs/11_cvat.ipynb #5bde8e05
 def _root(ids:list, keys:dict):
@@ -369,3 +369,129 @@ def download(self:Cvat, task, # task id, name, URL or SDK task
     out.parent.mkdir(parents=True, exist_ok=True)
     t.export_dataset(format, out, include_images=False)
     return Dataset.load(out)
+
+# %% ../nbs/11_cvat.ipynb #c637a866
+def task_labels(dataset) -> list:
+    "CVAT label specs for `POST /api/tasks` from a dataset's categories (skeletons for keypoint categories)."
+    from cvat_nb.skeleton import Skeleton
+    ds = Dataset.load(dataset)
+    kp = {c.get("name") for c in ds.categories if c.get("keypoints")}
+    out, seen = [], set()
+    for c in ds.categories:
+        name = c.get("name")
+        if not c.get("keypoints") and c.get("supercategory") in kp: continue  # CVAT's per-keypoint categories
+        if name in seen: raise CvatNbError(f"two categories are named '{name}'; CVAT label names must be unique",
+                                           file=ds.source)
+        seen.add(name)
+        out.append(Skeleton.from_coco(c).cvat_label() if c.get("keypoints") else {"name": name, "type": "any",
+                                                                                 "attributes": []})
+    return out
+
+def _image_files(ds:Dataset, images_dir) -> list:
+    "The image files of `ds` in its image order; `CvatNbError` for a repeated base name or a missing file."
+    names = [im.get("file_name") for im in ds.images]
+    base = {}
+    for n in names: base.setdefault(PurePosixPath(str(n)).name, []).append(n)
+    dup = {b: ns for b, ns in base.items() if len(ns) > 1}
+    if dup:
+        first = "; ".join(f"'{b}' ← {', '.join(map(repr, ns))}" for b, ns in list(dup.items())[:3])
+        raise CvatNbError(f"{len(dup)} base name(s) are used by several images and CVAT keeps base names only: {first}",
+                          file=ds.source)
+    files, missing = [], []
+    for n in names:
+        p = next((q for q in (Path(images_dir) / n, Path(images_dir) / PurePosixPath(n).name) if q.is_file()), None)
+        (files.append(p) if p else missing.append(n))
+    if missing: raise CvatNbError(f"{len(missing)} image(s) not found in {images_dir}: "
+                                  f"{', '.join(map(repr, missing[:5]))}", file=ds.source)
+    return files
+
+# %% ../nbs/11_cvat.ipynb #8a6d31aa
+@patch
+def create_task(self:Cvat, name:str, # the new task's name
+                dataset, # a `Dataset`, or what `Dataset.load` reads: its categories and image order
+                images_dir, # folder the images' `file_name`s are relative to
+                out_dir=".", # where the file ↔ frame map JSON goes
+                project:int|None=None) -> tuple: # a project id: the task then uses the project's labels
+    "Create a task from `dataset`'s categories and images (in its order); `(task id, path of the frame map)`."
+    from cvat_sdk import models
+    ds = Dataset.load(dataset)
+    files = _image_files(ds, images_dir)
+    spec = dict(name=name, project_id=int(project)) if project is not None else dict(name=name, labels=task_labels(ds))
+    try:
+        t = self.client.tasks.create_from_data(spec=models.TaskWriteRequest(**spec), resources=[str(f) for f in files],
+                                               data_params={"image_quality": 95, "sorting_method": "predefined"})
+    except Exception as e:
+        if not hasattr(e, "status"): raise
+        raise CvatNbError(f"CVAT refused to create task '{name}': {_api_reason(e)}") from None
+    frames = [f.name for f in t.get_frames_info()]
+    by_base = {PurePosixPath(im["file_name"]).name: im["file_name"] for im in ds.images}
+    m = dict(task=t.id, name=name, url=f"{self.url}/tasks/{t.id}",
+             frames=[dict(frame=i, name=n, file_name=by_base.get(PurePosixPath(n).name)) for i, n in enumerate(frames)])
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    path = out / f"task{t.id}_frames.json"
+    path.write_text(json.dumps(m, indent=2))
+    return t.id, path
+
+# %% ../nbs/11_cvat.ipynb #7f7f4596
+def _is_mask(a:dict) -> bool: return isinstance(a.get("segmentation"), dict)
+
+def _normalized(sent:Dataset, back:Dataset) -> tuple:
+    "Both datasets with base-name file names, and `back`'s categories renumbered to `sent`'s ids by name."
+    base = lambda n: PurePosixPath(n).name
+    sent, back = sent.rename(base), back.rename(base)
+    ids = {c["name"]: c["id"] for c in sent.categories}
+    top = max([c["id"] for c in sent.categories] + [0])
+    mapping = {}
+    for c in back.categories:
+        if c["name"] in ids: mapping[c["id"]] = ids[c["name"]]
+        else: top += 1; mapping[c["id"]] = top
+    return sent, back.remap_categories(mapping)
+
+def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` reads
+              returned, # what the task gave back
+              iou:float=0.5) -> dict: # the IoU two objects need to be one
+    "Object-by-object comparison: per-category counts (with masks kept / lost) and the list of changed objects."
+    from cvat_nb.widgets import match, compare_counts
+    a, b = _normalized(Dataset.load(sent), Dataset.load(returned))
+    counts = {k: dict(v) for k, v in compare_counts(a, b, iou).items()}
+    names = {c["id"]: c["name"] for c in a.categories + b.categories}
+    changed, missing_images = [], []
+    for im in a.images:
+        other = b.index.img_by_name.get(im["file_name"])
+        if other is None:
+            missing_images.append(im["file_name"]); B = []
+        else: B = b.anns(other["id"])
+        A = a.anns(im["id"])
+        m = match(A, B, im["height"], im["width"], iou)
+        for (i, j), status in m["pairs"].items():
+            c = counts.setdefault(names.get(A[i]["category_id"]), {})
+            if _is_mask(A[i]):
+                kept = _is_mask(B[j])
+                c["masks_kept" if kept else "masks_lost"] = c.get("masks_kept" if kept else "masks_lost", 0) + 1
+                if not kept: status = "mask lost" if status == "matched" else f"{status}, mask lost"
+            if status != "matched":
+                changed.append(dict(image=im["file_name"], status=status, sent_id=A[i].get("id"),
+                                    returned_id=B[j].get("id"), category=names.get(A[i]["category_id"]),
+                                    returned_category=names.get(B[j]["category_id"])))
+        for i in m["missing"]:
+            if other is not None: counts.setdefault(names.get(A[i]["category_id"]), {}).setdefault("missing", 0)
+            changed.append(dict(image=im["file_name"], status="missing", sent_id=A[i].get("id"), returned_id=None,
+                                category=names.get(A[i]["category_id"]), returned_category=None))
+        for j in m["extra"]:
+            changed.append(dict(image=im["file_name"], status="extra", sent_id=None, returned_id=B[j].get("id"),
+                                category=None, returned_category=names.get(B[j]["category_id"])))
+    for n in missing_images:  # compare_counts skips images the other side lacks: count their objects here
+        for x in a.anns(a.index.img_by_name[n]["id"]):
+            c = counts.setdefault(names.get(x["category_id"]), {}); c["missing"] = c.get("missing", 0) + 1
+    ok = not changed and not missing_images
+    return dict(ok=ok, iou=iou, sent=len(a.annotations), returned=len(b.annotations), counts=counts,
+                changed=changed, missing_images=missing_images)
+
+@patch
+def review(self:Cvat, task, # task id, name, URL or SDK task
+           sent, # what was uploaded: a `Dataset`, or what `Dataset.load` reads
+           iou:float=0.5, out=None, # zip or folder for the download (a temporary folder by default)
+           format:str="COCO 1.0") -> dict:
+    "Download `task` and `roundtrip` it against `sent`."
+    if out is not None: return roundtrip(sent, self.download(task, out, format), iou)
+    with tempfile.TemporaryDirectory() as tmp: return roundtrip(sent, self.download(task, tmp, format), iou)
