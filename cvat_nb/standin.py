@@ -17,7 +17,8 @@ from . import codecs
 
 # %% auto #0
 __all__ = ['JSON_CT', 'FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'image_size', 'parse_multipart', 'mask_to_cvat', 'cvat_to_mask',
-           'ImportFail', 'match_frame', 'coco_to_shapes', 'shapes_to_coco', 'HttpError', 'StandIn', 'read_coco_upload']
+           'ImportFail', 'match_frame', 'coco_to_shapes', 'shapes_to_coco', 'HttpError', 'Faults', 'StandIn',
+           'read_coco_upload', 'import_shapes']
 
 # %% ../nbs/10_standin.ipynb #6dfbe33c
 def _now() -> str: return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -221,6 +222,36 @@ def _rq_id(**kw) -> str:
     "CVAT's request id: `key=value` pairs joined by `&`, with `.` → `~` and space → `_` in values."
     return "&".join(f"{k}={str(v).replace('.', '~').replace(' ', '_')}" for k, v in kw.items())
 
+class Faults:
+    "Injected failures for tests: each rule answers the next `times` matching requests with an error, a delay or a drop."
+    def __init__(self): self.rules, self._lock = [], threading.Lock()
+    def add(self, method:str, # HTTP method, or "*" for any
+            path_regex:str, # `re.search`ed against the request path (query not included)
+            status:int|None=503, # status to answer with; None: after `delay`, serve the request normally
+            times:int=3, # how many matching requests this rule affects
+            delay:float=0.0, # seconds to sleep before answering
+            drop:bool=False, # read the request, then close the connection without any response
+            body=None, # response body; default a CVAT-like `{"detail": ...}`
+            headers:dict|None=None) -> dict: # extra response headers, e.g. `{"Retry-After": "0"}`
+        "Add a rule; returns it (its `hits` counts the requests it affected)."
+        rule = dict(method=method.upper(), path=re.compile(path_regex), status=status, times=times, delay=delay,
+                    drop=drop, body=body, headers=dict(headers or {}), hits=0)
+        with self._lock: self.rules.append(rule)
+        return rule
+    def clear(self):
+        with self._lock: self.rules.clear()
+    def take(self, method:str, path:str) -> dict|None:
+        "The first live rule matching this request (and count it), or None."
+        with self._lock:
+            for r in self.rules:
+                if r["hits"] < r["times"] and r["method"] in ("*", method) and r["path"].search(path):
+                    r["hits"] += 1
+                    return r
+        return None
+
+_REASONS = {500: "A server error occurred.", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+            401: "Invalid token.", 403: "You do not have permission to perform this action.", 404: "Not found."}
+
 # %% ../nbs/10_standin.ipynb #36211023
 class StandIn:
     "An in-memory CVAT 2.73.0 server on 127.0.0.1 for the real cvat-sdk; see the module docs for what it imitates."
@@ -233,8 +264,19 @@ class StandIn:
         self.sessions, self.exchanges = {}, []  # sessionid → (username, csrftoken)
         self.tasks, self.jobs, self.requests, self.uploads, self.results = {}, {}, {}, {}, {}
         self._ids = {}
+        self.faults = Faults()  # injected failures, see `Faults.add`
+        self.hold_imports = False  # True: imports stay `queued` until `release_imports()`; a second one gets 409
         self._lock = threading.RLock()
         self._server = self._thread = None
+
+    def release_imports(self, status:str="finished"):
+        "Run the held imports (`hold_imports`) now; `status='failed'` fails them instead, leaving annotations as they were."
+        with self._lock:
+            self.hold_imports = False
+            for r in [r for r in self.requests.values() if r.get("pending")]:
+                run = r.pop("pending")
+                error = run() if status == "finished" else "cvat.apps.engine.exceptions.ImportCancelled: released as failed\n"
+                r.update(status="failed" if error else "finished", message=error or "", finished=_now())
 
     def _next(self, kind:str) -> int:
         self._ids[kind] = self._ids.get(kind, 0) + 1
@@ -429,6 +471,26 @@ def _make_handler(s:StandIn):
         def _serve(self, method):
             body = self._body()
             parts = urlsplit(self.path)
+            fault = s.faults.take(method, parts.path)
+            if fault:
+                if fault["delay"]: time.sleep(fault["delay"])
+                if fault["drop"]:
+                    s.exchanges.append(dict(method=method, path=parts.path, query={}, status=None, content_type=None,
+                                            body=b"", dropped=True))
+                    self.close_connection = True
+                    return
+                if fault["status"] is not None:
+                    st = fault["status"]
+                    out = fault["body"] if fault["body"] is not None else {"detail": _REASONS.get(st, f"HTTP {st}")}
+                    data = out if isinstance(out, bytes) else json.dumps(out).encode()
+                    s.exchanges.append(dict(method=method, path=parts.path, query={}, status=st, content_type=JSON_CT,
+                                            body=data, injected=True))
+                    self.send_response(st)
+                    for k, v in fault["headers"].items(): self.send_header(k, v)
+                    self.send_header("Content-Type", JSON_CT); self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if method != "HEAD": self.wfile.write(data)
+                    return
             path, q = parts.path, {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             self.cookies = {}
             for c in self.headers.get_all("Cookie") or []:
@@ -584,15 +646,30 @@ def read_coco_upload(data:bytes, fmt:str):
     try: return json.loads(data)
     except ValueError as e: _fail(f"Failed to parse the annotation file: {e}", "datumaro.components.errors.DatasetImportError")
 
+def import_shapes(coco, fmt:str, frames:list, labels:list) -> list:
+    "CVAT shapes for an uploaded COCO dict in format `fmt`, or `ImportFail`."
+    return coco_to_shapes(coco, frames, labels)
+
+def _import_rq(t:dict) -> str: return _rq_id(action="import", target="task", target_id=t["id"], subresource="annotations")
+
+def _check_busy(s:StandIn, t:dict):
+    "409 `{rq_id}` when an import into `t` is still queued or running (CVAT's `redis_handler/background.py`)."
+    r = s.requests.get(_import_rq(t))
+    if r and r["status"] in ("queued", "started"): raise HttpError(409, {"rq_id": r["id"]})
+
 def _run_import(s:StandIn, user:str, t:dict, fmt:str, mode:str, data:bytes):
-    rq = _rq_id(action="import", target="task", target_id=t["id"], subresource="annotations")
-    error = None
-    try:
-        if fmt not in IMPORTABLE: _fail(f"the stand-in does not import '{fmt}'", "NotImplementedError")
-        shapes = coco_to_shapes(read_coco_upload(data, fmt), t["frames"], t["labels"])
-        s._put_shapes(t, shapes, append=(mode == "append"))  # only reached when the whole file converted
-    except ImportFail as e: error = str(e)
-    _new_request(s, user, t, rq, "import:annotations", fmt, error)
+    rq = _import_rq(t)
+    _check_busy(s, t)
+    def run():
+        try:
+            if fmt not in IMPORTABLE: _fail(f"the stand-in does not import '{fmt}'", "NotImplementedError")
+            shapes = import_shapes(read_coco_upload(data, fmt), fmt, t["frames"], t["labels"])
+            s._put_shapes(t, shapes, append=(mode == "append"))  # only reached when the whole file converted
+        except ImportFail as e: return str(e)
+    if s.hold_imports:
+        r = _new_request(s, user, t, rq, "import:annotations", fmt)
+        r.update(status="queued", finished=None, pending=run)
+    else: _new_request(s, user, t, rq, "import:annotations", fmt, run())
     return 202, {"rq_id": rq}, {}
 
 def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, body:bytes):
@@ -642,6 +719,7 @@ def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bo
                            "Tus-Resumable": "1.0.0"}
     if hd.get("Upload-Finish") is not None:
         fmt, mode = _check_import(s, t, q)
+        _check_busy(s, t)
         up = s.uploads.get(q.get("filename", ""))
         if up is None or up["task_id"] != t["id"] or len(up["data"]) != up["length"]:
             raise HttpError(400, ["No such file were uploaded"])
