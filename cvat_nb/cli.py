@@ -361,3 +361,22 @@ def _standin(args):
 
 @_standin.args
 def _(p): p.add_argument("--port", type=int, default=8080, metavar="P", help="port on 127.0.0.1 (0: any free one)")
+
+# %% ../nbs/90_cli.ipynb #eaf31163
+@command("demo", "Run the whole pipeline on the bundled samples: COCO, checks, previews, archive, a task on a local CVAT stand-in",
+         "cvat-nb demo --out demo_out")
+def _demo(args):
+    from cvat_nb.demo import run_demo
+    run = run_demo(args.out, url=args.url, samples=args.samples, offline=args.offline,
+                   log=lambda line: print(line, flush=True))
+    if run.ok: return 0
+    print(f"round trip: {len(run.roundtrip['changed'])} object(s) changed on the way; see {run.report}", file=sys.stderr)
+    return 1
+
+@_demo.args
+def _(p):
+    p.add_argument("--out", default="demo_out", metavar="DIR", help="folder for every output (demo_out)")
+    p.add_argument("--samples", metavar="DIR", help="the samples folder (default: the repository checkout's samples/, "
+                   "or $CVAT_NB_SAMPLES)")
+    p.add_argument("--offline", action="store_true", help="use the local stand-in even when $CVAT_URL is set")
+    _server_args(p)

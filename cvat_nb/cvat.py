@@ -1,5 +1,5 @@
 """Connect to a CVAT server, find a task, check a COCO dataset against the task before sending it, upload with a
-backup and a manifest, and download a task's annotations back as a `Dataset`.
+backup and a manifest, and download a task's annotations back as a `Dataset`; retry only what is safe to repeat.
 
 Docs: https://cvat-nb.github.io/cvat_nb/nbs/cvat.html.md"""
 
@@ -7,18 +7,28 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/cvat.html.md"""
 
 # %% ../nbs/11_cvat.ipynb #ef525e6e
 from __future__ import annotations
-import difflib, json, os, re, tempfile
+import difflib, getpass, json, logging, os, re, sys, tempfile, time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 from fastcore.basics import patch
+from urllib3.exceptions import (HTTPError, MaxRetryError, NewConnectionError, ConnectTimeoutError, ReadTimeoutError,
+                                ProtocolError)
+from urllib3.util.retry import Retry
+from tqdm.auto import tqdm
+from cvat_sdk.api_client.rest import RESTClientObject
+from cvat_sdk.core.exceptions import BackgroundRequestException, CvatSdkException
+from cvat_sdk.core.helpers import DeferredTqdmProgressReporter
+from cvat_sdk.core.progress import BaseProgressReporter
 from .errors import CvatNbError
 from .coco import Dataset
 from .validate import Problem, Report, stem
 from .export import for_cvat
 
 # %% auto #0
-__all__ = ['match_frames', 'preflight', 'fix_for_task', 'Cvat', 'connect', 'task_labels', 'roundtrip']
+__all__ = ['match_frames', 'preflight', 'fix_for_task', 'retry_policy', 'ImportRunning', 'Cvat', 'connect', 'task_labels',
+           'roundtrip']
 
 # %% ../nbs/11_cvat.ipynb #5bde8e05
 def _root(ids:list, keys:dict):
@@ -190,6 +200,59 @@ def fix_for_task(dataset, # a `Dataset`, or what `Dataset.load` reads
     return (out.rename(rename) if rename else out), changes
 
 # %% ../nbs/11_cvat.ipynb #c9993fc0
+class _Retry(Retry):
+    "urllib3's `Retry`, with the wait a server's `Retry-After` may ask for capped at `max_wait` seconds."
+    max_wait = 30.0
+    def get_retry_after(self, response):
+        s = super().get_retry_after(response)
+        return None if s is None else min(s, self.max_wait)
+
+def retry_policy(retries:int=3, # how many times a read may be sent again
+                 backoff:float=0.5) -> Retry: # seconds; the n-th retry waits backoff·2ⁿ⁻¹ (the first waits 0)
+    "A urllib3 `Retry` that repeats only reads (GET, HEAD), and connections that never opened."
+    return _Retry(total=None, connect=retries, read=retries, status=retries, other=0, redirect=5,
+                  backoff_factor=backoff, status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET", "HEAD"),
+                  raise_on_status=False)
+
+# %% ../nbs/11_cvat.ipynb #405b0f38
+class _Rest(RESTClientObject):
+    "cvat-sdk's REST client, with a default `(connect, read)` timeout on every request."
+    def __init__(self, configuration, timeout:float):
+        super().__init__(configuration)
+        self.timeout = timeout
+    def request(self, method, url, *args, _request_timeout=None, **kw):
+        return super().request(method, url, *args, _request_timeout=_request_timeout or (self.timeout,) * 2, **kw)
+
+class _OneLine(logging.Filter):
+    "Keeps the SDK's log records to one line without secrets: an attached traceback becomes its last line."
+    def __init__(self, secrets:list): super().__init__(); self.secrets = [s for s in secrets if s]
+    def filter(self, r):
+        msg = r.getMessage()
+        if r.exc_info and r.exc_info[1] is not None:
+            msg = f"{msg}: {_net_reason(r.exc_info[1])}"
+            if msg.startswith("Chunk upload failed"):  # cvat-sdk resumes from the server's offset: not an error yet
+                r.levelno, r.levelname = logging.WARNING, "WARNING"
+        r.msg, r.args, r.exc_info, r.exc_text = _scrub(msg, *self.secrets), (), None, None
+        return True
+
+def _sdk_logger(secrets:list) -> logging.Logger:
+    "A logger for one SDK client, below `cvat_nb`, that writes one line per record and no secret."
+    lg = logging.Logger("cvat_nb.sdk")  # not registered: each connection filters its own secrets
+    lg.parent = logging.getLogger("cvat_nb")
+    lg.addFilter(_OneLine(secrets))
+    return lg
+
+def _client(url:str, verify:bool, poll:float, timeout:float, retry:Retry, secrets:list):
+    "An SDK client for `url` with our retry policy, timeout and logger; nothing is sent yet."
+    from cvat_sdk.core.client import Client, Config
+    try: c = Client(url, logger=_sdk_logger(secrets), config=Config(status_check_period=poll, verify_ssl=verify),
+                    check_server_version=False)
+    except Exception as e: raise _unreachable(url, e, timeout) from None
+    c.api_client.configuration.retries = retry
+    c.api_client.rest_client = _Rest(c.api_client.configuration, timeout)  # replaces the SDK's before any request
+    return c
+
+# %% ../nbs/11_cvat.ipynb #c80d5b84
 def _safe_url(url:str) -> str:
     "`url` without any `user:password@` part."
     u = urlsplit(url if "://" in url else "https://" + url)
@@ -209,44 +272,109 @@ def _api_reason(e) -> str:
     if isinstance(detail, dict) and "detail" in detail: detail = detail["detail"]
     return f"HTTP {getattr(e, 'status', '?')} {detail if detail is not None else getattr(e, 'reason', '')}".strip()
 
-# %% ../nbs/11_cvat.ipynb #8f6d04a5
+def _net_reason(e:Exception, timeout:float|None=None) -> str:
+    "A refused, timed-out or dropped connection, in words."
+    r = e.reason if isinstance(e, MaxRetryError) and e.reason is not None else e
+    within = f" within {timeout:g} s" if timeout else ""
+    if isinstance(r, NewConnectionError): return "the connection was refused"
+    if isinstance(r, ConnectTimeoutError): return f"no connection{within}"
+    if isinstance(r, (ReadTimeoutError, TimeoutError)): return f"no answer{within}"
+    if isinstance(r, ProtocolError): return "the connection was dropped before an answer came"
+    return f"{type(r).__name__}: {r}"
+
+def _unreachable(url:str, e:Exception, timeout:float|None=None) -> CvatNbError:
+    "The error for a server that does not answer (no secret: only the URL's host and what happened)."
+    hint = "" if "://" in url else "; a plain-HTTP server needs 'http://' in the URL"
+    return CvatNbError(f"cannot reach CVAT at {_safe_url(url)} ({_net_reason(e, timeout)}){hint}")
+
+# %% ../nbs/11_cvat.ipynb #bd5571ec
+class ImportRunning(CvatNbError):
+    "CVAT refused an import (HTTP 409): another import into the task is queued or running; `.rq_id` is its request."
+    def __init__(self, message:str, rq_id:str): super().__init__(message); self.rq_id = rq_id
+
 class Cvat:
     "A logged-in CVAT client (the SDK's `Client` is `.client`); its repr shows the server and the user, never a secret."
-    def __init__(self, client, url:str, user:str, org:str|None=None):
+    def __init__(self, client, url:str, user:str, org:str|None=None, timeout:float=60.0, retries:int=3):
         self.client, self.url, self.user, self.org = client, url, user, org
+        self.timeout, self.retries = timeout, retries
     def __repr__(self): return f"Cvat(url='{self.url}', user='{self.user}'" + (f", org='{self.org}')" if self.org else ")")
     def close(self): self.client.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-def _client(url:str, verify:bool, poll:float):
-    "An SDK client for `url`, or a `CvatNbError` when the server cannot be reached."
-    from cvat_sdk.core.client import Client, Config
-    try: return Client(url, config=Config(status_check_period=poll, verify_ssl=verify), check_server_version=False)
-    except Exception as e: raise _unreachable(url, e) from None
+    def _error(self, doing:str, e:Exception, # what was being done, and what the SDK raised
+               tried:str|None=None) -> CvatNbError|None: # what was (not) repeated; default: the retry policy
+        "One clear line for what the SDK raised while `doing` something; None when it is not about the server."
+        if isinstance(e, CvatNbError): return e
+        at, st = f"CVAT at {self.url}", getattr(e, "status", None)
+        tried = tried or (f" (reads are retried {self.retries} times; a request that changes something is never "
+                          "repeated: the server may have acted on it)")
+        if isinstance(e, HTTPError): return CvatNbError(f"{at}: {_net_reason(e, self.timeout)} while {doing}{tried}")
+        if isinstance(e, CvatSdkException) and "upload errors" in str(e):
+            return CvatNbError(f"{at}: the file upload kept failing while {doing} (cvat-sdk resumed it from the "
+                               "server's offset and gave up after 3 failures); nothing was imported")
+        if not isinstance(st, int) or st == 0: return None
+        why = _api_reason(e)
+        if st == 401: return CvatNbError(f"{at} no longer accepts the credentials of '{self.user}' ({why}) while "
+                                         f"{doing}: connect again with a valid token or password")
+        if st == 403: return CvatNbError(f"{at}: user '{self.user}' may not do this ({why}) while {doing}; ask the "
+                                         "task's owner or an administrator for access")
+        if st == 404: return CvatNbError(f"{at}: not found ({why}) while {doing}")
+        if st >= 500 or st == 429: return CvatNbError(f"{at} failed ({why}) while {doing}{tried}")
+        return CvatNbError(f"{at} refused the request ({why}) while {doing}")
 
-def _unreachable(url:str, e:Exception) -> CvatNbError:
-    "The error for a server that does not answer (no secret: only the URL's host and the exception's type)."
-    hint = "" if "://" in url else "; a plain-HTTP server needs 'http://' in the URL"
-    return CvatNbError(f"cannot reach CVAT at {_safe_url(url)} ({type(e).__name__}){hint}")
+    @contextmanager
+    def _talk(self, doing:str, # what the calls do, e.g. "reading task 3"
+              missing:str|None=None, # the message for a 404, e.g. "no task 3 on ..."
+              tried:str|None=None): # what was (not) repeated, for `_error`
+        "Run SDK calls, turning what they raise into one `CvatNbError` line about `doing`."
+        try: yield
+        except Exception as e:
+            if missing and getattr(e, "status", None) == 404:
+                raise CvatNbError(f"{missing} ({_api_reason(e)})") from None
+            err = self._error(doing, e, tried)
+            if err is None or err is e: raise
+            raise err from None
 
-# %% ../nbs/11_cvat.ipynb #405b0f38
+# %% ../nbs/11_cvat.ipynb #d91dc3a0
+def _interactive() -> bool:
+    "True in a terminal, or in a Jupyter kernel that accepts input; False in scripts, CI and tests."
+    ip = sys.modules.get("IPython")
+    kernel = getattr(ip.get_ipython(), "kernel", None) if ip else None
+    if kernel is not None: return bool(getattr(kernel, "_allow_stdin", False))
+    try: return bool(sys.stdin) and sys.stdin.isatty()
+    except ValueError: return False  # a closed stdin
+
+def _ask_password(username:str, url:str, prompt:bool|None) -> str:
+    "The password for `username`, asked without echo when allowed; otherwise a `CvatNbError` naming the variables."
+    if not (_interactive() if prompt is None else prompt):
+        raise CvatNbError(f"no password for user '{username}': set CVAT_PASSWORD (or CVAT_ACCESS_TOKEN for a token), "
+                          "or pass password= (not asking: this run is not interactive)")
+    return getpass.getpass(f"CVAT password for '{username}' at {_safe_url(url)}: ")
+
+# %% ../nbs/11_cvat.ipynb #a5443561
 def connect(url:str|None=None, # server URL, e.g. `http://localhost:8080`; default `$CVAT_URL`
-            token:str|None=None, # personal access token; default `$CVAT_ACCESS_TOKEN`
+            token:str|None=None, # personal access token (Bearer); default `$CVAT_ACCESS_TOKEN`
             username:str|None=None, # default `$CVAT_USERNAME`
-            password:str|None=None, # default `$CVAT_PASSWORD`
+            password:str|None=None, # default `$CVAT_PASSWORD`; asked without echo when missing and interactive
             org:str|None=None, # organization slug; default `$CVAT_ORG`
             verify:bool=True, # check the server's TLS certificate
-            poll:float=1.0) -> Cvat: # seconds between status checks of imports and exports
+            poll:float=1.0, # seconds between status checks of imports and exports
+            timeout:float=60.0, # seconds to open a connection, and to wait for each part of an answer
+            retries:int=3, # how many times a read (GET, HEAD) is sent again after a 5xx, a drop or a timeout
+            backoff:float=0.5, # seconds; the n-th retry of a read waits backoff·2ⁿ⁻¹
+            prompt:bool|None=None) -> Cvat: # ask for a missing password; None: only when interactive
     "Log in to a CVAT server with a token or a user name and password; one `CvatNbError` line on failure."
     env = os.environ.get
     url, token, org = url or env("CVAT_URL"), token or env("CVAT_ACCESS_TOKEN"), org or env("CVAT_ORG")
     username, password = username or env("CVAT_USERNAME"), password or env("CVAT_PASSWORD")
     if not url: raise CvatNbError("no CVAT URL: pass url= or set CVAT_URL")
+    if not token and username and not password: password = _ask_password(username, url, prompt)
     if not token and not (username and password):
         raise CvatNbError("no credentials: pass token= (or set CVAT_ACCESS_TOKEN), or username= and password=")
     from cvat_sdk.core.client import AccessTokenCredentials
-    safe, c = _safe_url(url), _client(url, verify, poll)
+    safe = _safe_url(url)
+    c = _client(url, verify, poll, timeout, retry_policy(retries, backoff), [token, password])
     try:
         if token: c.login(AccessTokenCredentials(token))
         else: c.login((username, password))
@@ -254,32 +382,30 @@ def connect(url:str|None=None, # server URL, e.g. `http://localhost:8080`; defau
         user = c.users.retrieve_current_user().username
     except Exception as e:
         c.close()
-        if not hasattr(e, "status"): raise _unreachable(url, e) from None
-        what = "the access token" if token else f"user '{username}' and its password"
-        raise CvatNbError(_scrub(f"CVAT at {safe} refused {what}: {_api_reason(e)}", token, password)) from None
-    return Cvat(c, safe, user, org)
+        st = getattr(e, "status", None)
+        if st in (400, 401, 403):
+            what = "the access token" if token else f"user '{username}' and its password"
+            raise CvatNbError(_scrub(f"CVAT at {safe} refused {what}: {_api_reason(e)}", token, password)) from None
+        err = Cvat(c, safe, username or "?", timeout=timeout, retries=retries)._error("logging in", e) if st else None
+        raise (err or _unreachable(url, e, timeout)) from None
+    return Cvat(c, safe, user, org, timeout, retries)
 
 # %% ../nbs/11_cvat.ipynb #6a9bf7af
-@patch
-def _by_id(self:Cvat, tid:int):
-    "The SDK task with id `tid`, or a `CvatNbError`."
-    try: return self.client.tasks.retrieve(tid)
-    except Exception as e:
-        raise CvatNbError(f"no task {tid} on {self.url} ({_api_reason(e) if hasattr(e, 'status') else type(e).__name__})") from None
-
 @patch
 def find_task(self:Cvat, task):
     "The SDK task for an id, an exact name, a task URL or an SDK task; `CvatNbError` when none or several match."
     if hasattr(task, "id") and hasattr(task, "import_annotations"): return task
-    if isinstance(task, int) or (isinstance(task, str) and task.strip().isdigit()): return self._by_id(int(task))
-    m = re.search(r"/tasks/(\d+)", str(task))
-    if m and "://" in str(task): return self._by_id(int(m.group(1)))
-    hits = self.client.tasks.list(name=task)
-    hits = [t for t in hits if t.name == task]
-    if len(hits) == 1: return hits[0]
-    if hits: raise CvatNbError(f"{len(hits)} tasks are named '{task}' (ids {', '.join(str(t.id) for t in hits)}); "
-                               "pass the id instead")
-    names = [t.name for t in self.client.tasks.list()]
+    m = re.search(r"/tasks/(\d+)", str(task)) if "://" in str(task) else None
+    tid = int(task) if isinstance(task, int) or str(task).strip().isdigit() else int(m.group(1)) if m else None
+    if tid is not None:
+        with self._talk(f"reading task {tid}", missing=f"no task {tid} on {self.url}"):
+            return self.client.tasks.retrieve(tid)
+    with self._talk(f"looking for task '{task}'"):
+        hits = [t for t in self.client.tasks.list(name=task) if t.name == task]
+        if len(hits) == 1: return hits[0]
+        if hits: raise CvatNbError(f"{len(hits)} tasks are named '{task}' (ids {', '.join(str(t.id) for t in hits)}); "
+                                   "pass the id instead")
+        names = [t.name for t in self.client.tasks.list()]
     raise CvatNbError(f"no task named '{task}' on {self.url}{_near(task, names) if names else '; the server has no tasks'}")
 
 # %% ../nbs/11_cvat.ipynb #447fc50c
@@ -287,10 +413,12 @@ def find_task(self:Cvat, task):
 def task_info(self:Cvat, task) -> dict:
     "Id, name, size, labels (skeleton sublabels), frames in order and jobs of a task."
     t = self.find_task(task)
-    labels = [dict(name=l.name, type=l.type, sublabels=[s.name for s in (l.sublabels or [])]) for l in t.get_labels()]
-    frames = [dict(name=f.name, width=f.width, height=f.height) for f in t.get_frames_info()]
-    jobs = [dict(id=j.id, start_frame=j.start_frame, stop_frame=j.stop_frame, stage=str(j.stage), state=str(j.state))
-            for j in t.get_jobs()]
+    with self._talk(f"reading task {t.id}"):
+        labels = [dict(name=l.name, type=l.type, sublabels=[s.name for s in (l.sublabels or [])])
+                  for l in t.get_labels()]
+        frames = [dict(name=f.name, width=f.width, height=f.height) for f in t.get_frames_info()]
+        jobs = [dict(id=j.id, start_frame=j.start_frame, stop_frame=j.stop_frame, stage=str(j.stage),
+                     state=str(j.state)) for j in t.get_jobs()]
     return dict(id=t.id, name=t.name, size=len(frames), labels=labels, frames=frames, jobs=jobs)
 
 def _task_preflight(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
@@ -316,18 +444,57 @@ def _stamp() -> str: return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f
 def _counts(ds:Dataset) -> dict:
     return dict(images=len(ds.images), annotations=len(ds.annotations), categories=len(ds.categories))
 
+class _AutoBar(DeferredTqdmProgressReporter):
+    "cvat-sdk's tqdm progress reporter, drawn with `tqdm.auto` (a widget in Jupyter, text in a terminal)."
+    def start2(self, total, *, desc=None, unit="it", unit_scale=False, unit_divisor=1000, **kw):
+        BaseProgressReporter.start2(self, total, desc=desc)
+        self.tqdm = tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, unit_divisor=unit_divisor)
+
+def _bar(progress:bool): return _AutoBar() if progress else None
+
 # %% ../nbs/11_cvat.ipynb #9555dd1c
 @patch
-def _import(self:Cvat, t, path, fmt:str, mode:str):
-    "Import the file at `path` into task `t`; CVAT's failure as a `CvatNbError` with a hint."
-    from cvat_sdk.core.exceptions import BackgroundRequestException
-    try: t.import_annotations(fmt, str(path), import_mode=mode)
+def _import(self:Cvat, t, path, fmt:str, mode:str, progress:bool):
+    "Import the file at `path` into task `t` and wait; CVAT's refusal or failure as a `CvatNbError` with a hint."
+    try: t.import_annotations(fmt, str(path), import_mode=mode, pbar=_bar(progress))
     except BackgroundRequestException as e:
         msg = " ".join(str(e).split())
-        raise CvatNbError(f"CVAT refused the import into task {t.id}: {msg} (fix: {_hint(msg)})") from None
+        raise CvatNbError(f"CVAT's import into task {t.id} failed: {msg} (fix: {_hint(msg)})") from None
     except Exception as e:
-        if not hasattr(e, "status"): raise
-        raise CvatNbError(f"CVAT refused the import into task {t.id}: {_api_reason(e)} (fix: {_hint(str(e))})") from None
+        st = getattr(e, "status", None)
+        if st == 409:
+            try: rq = json.loads(e.body)["rq_id"]
+            except (TypeError, ValueError, KeyError): rq = "?"
+            raise ImportRunning(f"an import into task {t.id} is already running on {self.url} (request '{rq}'); ours "
+                                "was not started: wait for it (upload(..., wait=seconds)) or check the task",
+                                rq) from None
+        if st == 400: raise CvatNbError(f"CVAT refused the import into task {t.id}: {_api_reason(e)} "
+                                        f"(fix: {_hint(str(e.body))})") from None
+        err = self._error(f"importing into task {t.id}", e, "; cvat_nb never repeats a request that could start a "
+                          "second import: look at the task before sending it again")
+        if err is None: raise
+        err.outcome = "unknown" if isinstance(e, HTTPError) else "failed"  # no answer: it may have run
+        raise err from None
+
+@patch
+def wait_request(self:Cvat, rq_id:str, # a CVAT background request id, e.g. from `ImportRunning.rq_id`
+                 timeout:float=600) -> str: # seconds to wait at most
+    "Poll CVAT's request `rq_id` until it ends; its final status (`finished` or `failed`)."
+    end = time.monotonic() + timeout
+    while True:
+        with self._talk(f"waiting for request '{rq_id}'"): r, _ = self.client.api_client.requests_api.retrieve(rq_id)
+        if str(r.status.value) in ("finished", "failed"): return str(r.status.value)
+        if time.monotonic() > end: raise CvatNbError(f"request '{rq_id}' on {self.url} is still {r.status.value} "
+                                                     f"after {timeout:g} s")
+        time.sleep(self.client.config.status_check_period)
+
+# %% ../nbs/11_cvat.ipynb #59db568b
+@patch
+def _backup(self:Cvat, t, bk:Path, fmt:str, progress:bool):
+    "Export task `t`'s annotations to the zip `bk` (replacing an older one)."
+    bk.unlink(missing_ok=True)
+    with self._talk(f"backing up task {t.id} before replacing its annotations (nothing was imported)"):
+        t.export_dataset(fmt, bk, include_images=False, pbar=_bar(progress))
 
 @patch
 def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
@@ -335,39 +502,54 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
             mode:str="replace", # `replace` the task's annotations or `append` to them
             backup:bool=True, # before a replace, export the current annotations to a zip in `out_dir`
             out_dir=".", # where the backup and the manifest go
-            format:str="COCO 1.0") -> dict: # CVAT format name
+            format:str="COCO 1.0", # CVAT format name
+            wait:float=0, # seconds to wait for an import already running on the task; 0: raise `ImportRunning`
+            progress:bool=True) -> dict: # show upload and download progress bars
     "Check, back up, import; returns the manifest written next to the backup."
     if mode not in ("replace", "append"): raise CvatNbError(f"mode must be 'replace' or 'append', got {mode!r}")
     t, ds = self.find_task(task), for_cvat(Dataset.load(dataset))
-    info = self.task_info(t)
-    report = preflight(ds, info["frames"], info["labels"])
+    report = self.preflight(ds, t)
     if not report.ok:
-        first = "; ".join(str(p) for p in report.errors[:3])
-        err = CvatNbError(f"not uploaded to task {t.id}: {report.summary()}; {first}")
+        err = CvatNbError(f"not uploaded to task {t.id}: {report.summary()}; "
+                          + "; ".join(str(p) for p in report.errors[:3]))
         err.report = report
         raise err
     out, stamp = Path(out_dir), _stamp()
     out.mkdir(parents=True, exist_ok=True)
     bk = out / f"task{t.id}_backup_{stamp}.zip" if backup and mode == "replace" else None
-    if bk: t.export_dataset(format, bk, include_images=False)
+    with self._talk("reading the server's version"): version = str(self.client.get_server_version())
+    man = dict(server_version=version, url=self.url, user=self.user, task_id=t.id, task_name=t.name, format=format,
+               mode=mode, **_counts(ds), warnings=len(report.warnings), backup=str(bk) if bk else None)
+    mf = out / f"task{t.id}_upload_{stamp}.json"
     with tempfile.TemporaryDirectory() as tmp:
         path = ds.save(Path(tmp) / "instances_default.json")
-        self._import(t, path, format, mode)
-    man = dict(server_version=str(self.client.get_server_version()), url=self.url, user=self.user, task_id=t.id,
-               task_name=t.name, format=format, mode=mode, **_counts(ds), warnings=len(report.warnings),
-               backup=str(bk) if bk else None, uploaded=datetime.now(timezone.utc).isoformat())
-    (out / f"task{t.id}_upload_{stamp}.json").write_text(json.dumps(man, indent=2))
+        for again in (False, True):
+            if bk: self._backup(t, bk, format, progress)
+            try: self._import(t, path, format, mode, progress); break
+            except ImportRunning as e:
+                if again or not wait: raise
+                man["waited_for"] = e.rq_id
+                self.wait_request(e.rq_id, wait)
+            except CvatNbError as e:
+                man.update(status=getattr(e, "outcome", "failed"), error=str(e),
+                           uploaded=datetime.now(timezone.utc).isoformat())
+                mf.write_text(json.dumps(man, indent=2))
+                raise CvatNbError(f"{e}; manifest: {mf}" + (f", backup: {bk}" if bk else "")) from None
+    man.update(status="imported", uploaded=datetime.now(timezone.utc).isoformat())
+    mf.write_text(json.dumps(man, indent=2))
     return man
 
 @patch
 def download(self:Cvat, task, # task id, name, URL or SDK task
               out, # zip file to write, or a directory to write `task<id>_<stamp>.zip` in
-              format:str="COCO 1.0") -> Dataset:
+              format:str="COCO 1.0", # CVAT format name
+              progress:bool=True) -> Dataset: # show a download progress bar
     "The task's annotations (no images) exported to the zip `out`, read back as a `Dataset`."
     t, out = self.find_task(task), Path(out)
     if out.is_dir(): out = out / f"task{t.id}_{_stamp()}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
-    t.export_dataset(format, out, include_images=False)
+    with self._talk(f"downloading task {t.id}"):
+        t.export_dataset(format, out, include_images=False, pbar=_bar(progress))
     return Dataset.load(out)
 
 # %% ../nbs/11_cvat.ipynb #c637a866
@@ -411,19 +593,19 @@ def create_task(self:Cvat, name:str, # the new task's name
                 dataset, # a `Dataset`, or what `Dataset.load` reads: its categories and image order
                 images_dir, # folder the images' `file_name`s are relative to
                 out_dir=".", # where the file ↔ frame map JSON goes
-                project:int|None=None) -> tuple: # a project id: the task then uses the project's labels
+                project:int|None=None, # a project id: the task then uses the project's labels
+                progress:bool=True) -> tuple: # show an upload progress bar
     "Create a task from `dataset`'s categories and images (in its order); `(task id, path of the frame map)`."
     from cvat_sdk import models
     ds = Dataset.load(dataset)
     files = _image_files(ds, images_dir)
     spec = dict(name=name, project_id=int(project)) if project is not None else dict(name=name, labels=task_labels(ds))
-    try:
+    with self._talk(f"creating task '{name}'", tried="; cvat_nb never repeats a request that could create a second "
+                    "task: look for it on the server before creating it again"):
         t = self.client.tasks.create_from_data(spec=models.TaskWriteRequest(**spec), resources=[str(f) for f in files],
-                                               data_params={"image_quality": 95, "sorting_method": "predefined"})
-    except Exception as e:
-        if not hasattr(e, "status"): raise
-        raise CvatNbError(f"CVAT refused to create task '{name}': {_api_reason(e)}") from None
-    frames = [f.name for f in t.get_frames_info()]
+                                               data_params={"image_quality": 95, "sorting_method": "predefined"},
+                                               pbar=_bar(progress))
+        frames = [f.name for f in t.get_frames_info()]
     by_base = {PurePosixPath(im["file_name"]).name: im["file_name"] for im in ds.images}
     m = dict(task=t.id, name=name, url=f"{self.url}/tasks/{t.id}",
              frames=[dict(frame=i, name=n, file_name=by_base.get(PurePosixPath(n).name)) for i, n in enumerate(frames)])

@@ -29,7 +29,9 @@ def category_color(cid:int) -> tuple:
     r, g, b = colorsys.hsv_to_rgb(h, 0.75, 0.95)
     return int(r * 255), int(g * 255), int(b * 255)
 
-def hex_rgb(c:str) -> tuple: return tuple(int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+def hex_rgb(c:str) -> tuple:
+    "`(r, g, b)` of a hex colour `#rrggbb` (how CVAT and `Skeleton` write colours)."
+    return tuple(int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
 
 # %% ../nbs/07_render.ipynb #e823fced
 def _grid(h:int, w:int, hs:int, ws:int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """A local, in-memory imitation of a CVAT 2.73 server that the real `cvat-sdk` client works against unchanged:
-create a task from images, import COCO 1.0 annotations, export them, with CVAT's own error messages.
+create a task from images, import COCO 1.0 and COCO Keypoints 1.0 annotations, export them, with CVAT's own
+error messages, requests that can be held in flight, and injected faults.
 
 Docs: https://cvat-nb.github.io/cvat_nb/nbs/standin.html.md"""
 
@@ -7,252 +8,36 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/standin.html.md"""
 
 # %% ../nbs/10_standin.ipynb #c8fb5817
 from __future__ import annotations
-import base64, email.policy, email.utils, io, json, os, re, secrets, threading, time, uuid, zipfile
-from datetime import datetime, timezone
-from email.parser import BytesParser
+import base64, email.utils, io, json, os, re, secrets, sys, threading, time, uuid, zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 import numpy as np
 from . import codecs
+from .standin_formats import *
+from .standin_wire import *
+# the private helpers stay importable from `cvat_nb.standin`, where they used to live
+from .standin_formats import _BINDINGS, _DM, _ann_type, _dataset_root, _fail, _stem
+from .standin_wire import (_GONE_EXPORT, _GONE_IMPORT, _REASONS, _Server, _authenticate, _data_meta, _date,
+                                  _injected_body, _job_read, _label_read, _now, _paginate, _request_read, _rq_id,
+                                  _settle, _task_read, _user)
+_all_ = ["JSON_CT", "FORMATS", "IMPORTABLE", "EXPORTABLE", "image_size", "parse_multipart", "mask_to_cvat", "cvat_to_mask",
+         "ImportFail", "match_frame", "coco_to_shapes", "coco_keypoints_to_shapes", "shapes_to_coco",
+         "shapes_to_coco_keypoints", "skeleton_layout", "HttpError", "Faults", "read_coco_upload", "import_shapes",
+         "export_zip"]
 
 # %% auto #0
-__all__ = ['JSON_CT', 'FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'image_size', 'parse_multipart', 'mask_to_cvat', 'cvat_to_mask',
-           'ImportFail', 'match_frame', 'coco_to_shapes', 'shapes_to_coco', 'HttpError', 'Faults', 'StandIn',
-           'read_coco_upload', 'import_shapes']
+__all__ = ['StandIn', 'JSON_CT', 'FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'image_size', 'parse_multipart', 'mask_to_cvat',
+           'cvat_to_mask', 'ImportFail', 'match_frame', 'coco_to_shapes', 'coco_keypoints_to_shapes', 'shapes_to_coco',
+           'shapes_to_coco_keypoints', 'skeleton_layout', 'HttpError', 'Faults', 'read_coco_upload', 'import_shapes',
+           'export_zip']
 
 # %% ../nbs/10_standin.ipynb #6dfbe33c
-def _now() -> str: return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-def image_size(data:bytes) -> tuple[int, int]:
-    "`(width, height)` of a JPEG or PNG from its header; `(0, 0)` when the format is not recognised."
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF: i += 1; continue
-            marker = data[i + 1]
-            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7: i += 2; continue
-            seg = int.from_bytes(data[i + 2:i + 4], "big")
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
-            i += 2 + seg
-    return 0, 0
-
-def parse_multipart(content_type:str, body:bytes) -> tuple[dict, list]:
-    "Form fields `{name: value}` and files `[(field, filename, bytes)]` of a multipart/form-data body."
-    msg = BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    fields, files = {}, []
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        fn = part.get_filename()
-        if fn is not None: files.append((name, fn, payload))
-        else: fields[name] = payload.decode("utf-8")
-    return fields, files
-
-# %% ../nbs/10_standin.ipynb #a2a38846
-def mask_to_cvat(mask:np.ndarray) -> list:
-    "CVAT mask points (runs + `[l, t, r, b]`) of a 2-D 0/1 `mask`; `[]` when it is empty."
-    ys, xs = np.nonzero(mask)
-    if not len(xs): return []
-    l, t, r, b = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
-    flat = (np.asarray(mask[t:b + 1, l:r + 1]) != 0).astype(np.uint8).ravel()
-    edges = np.flatnonzero(np.diff(flat)) + 1
-    bounds = np.concatenate([[0], edges, [len(flat)]])
-    runs = np.diff(bounds).tolist()
-    if flat[0]: runs = [0] + runs
-    return [float(v) for v in runs] + [float(l), float(t), float(r), float(b)]
-
-def cvat_to_mask(points:list, height:int, width:int) -> np.ndarray:
-    "The full `height × width` 0/1 mask of CVAT mask points."
-    l, t, r, b = (int(v) for v in points[-4:])
-    flat, val = [], 0
-    for n in points[:-4]: flat.extend([val] * int(n)); val = 1 - val
-    box = np.zeros((b - t + 1) * (r - l + 1), np.uint8)
-    box[:len(flat)] = flat[:len(box)]
-    m = np.zeros((height, width), np.uint8)
-    m[t:b + 1, l:r + 1] = box.reshape(b - t + 1, r - l + 1)
-    return m
-
-# %% ../nbs/10_standin.ipynb #b1773b7e
-_BINDINGS = "cvat.apps.dataset_manager.bindings.CvatImportError"
-
-class ImportFail(Exception):
-    "An import that failed; `str(e)` is the request message a real CVAT 2.73 server reports."
-
-def _stem(path:str) -> str: return os.path.splitext(path)[0]
-
-def _dataset_root(item_ids:list, keys:dict):
-    "CVAT's `find_dataset_root`: the prefix to put before item ids, found from the deepest item id."
-    if not item_ids: return None
-    deepest = max(item_ids, key=lambda i: len(i.split("/")))
-    parts = deepest.split("/")
-    for k in keys:
-        if k.split("/")[-len(parts):] == parts:
-            prefix = os.path.dirname(k)[:-len(os.path.dirname(deepest)) or None]
-            return prefix[:-1] if prefix.endswith("/") else prefix
-    return None
-
-def match_frame(item_id:str, keys:dict, n_frames:int, root=None):
-    "Frame number for a Datumaro item id, or None (CVAT's `match_dm_item`)."
-    if item_id in keys: return keys[item_id]
-    if root and not item_id.startswith(root) and f"{root}/{item_id}" in keys: return keys[f"{root}/{item_id}"]
-    if re.fullmatch(r"\d+", item_id) and int(item_id) < n_frames: return int(item_id)
-    return None
-
-def _ann_type(a:dict) -> str:
-    seg = a.get("segmentation")
-    if isinstance(seg, dict): return "mask"
-    if seg and seg != [[]]: return "polygon"
-    return "bbox"
-
-def _fail(msg:str, prefix:str=_BINDINGS): raise ImportFail(f"{prefix}: {msg}\n")
-
-def coco_to_shapes(coco, frames:list, labels:list) -> list:
-    "CVAT shapes (dicts without `id`) for a parsed COCO dict, or `ImportFail` with CVAT's message."
-    if not isinstance(coco, dict): _fail("Invalid annotation file: the top level is not an object", "datumaro.components.errors.DatasetImportError")
-    if "licenses" not in coco: _fail("Cannot find the licenses section", "datumaro.components.errors.DatasetImportError")
-    cats = {}
-    for c in coco.get("categories") or []: cats[c["id"]] = c["name"]
-    by_name = {l["name"]: l for l in labels}
-    images = coco.get("images") or []
-    anns_by_image = {}
-    for a in coco.get("annotations") or []:
-        for k in ("id", "image_id", "category_id"):
-            if k not in a: _fail(f"Failed to import item: Missing annotation field '{k}'", "_ImportFail")
-        if a["category_id"] and a["category_id"] not in cats: _fail(f"Undeclared label '{a['category_id']}'", "_ImportFail")
-        anns_by_image.setdefault(a["image_id"], []).append(a)  # unknown image ids are never looked at again: dropped
-    keys = {_stem(f["name"]): i for i, f in enumerate(frames)}
-    ids = [_stem(im["file_name"]) for im in images]
-    root = _dataset_root(ids, keys)
-    shapes, groups = [], 0
-    for im, item_id in zip(images, ids):
-        frame = match_frame(item_id, keys, len(frames), root)
-        if frame is None: _fail(f"Could not match item id: '{item_id}' with any task frame")
-        h, w = frames[frame]["height"], frames[frame]["width"]
-        k = 0
-        for a in anns_by_image.get(im["id"], []):
-            kind, seg = _ann_type(a), a.get("segmentation")
-            parts = [p for p in seg if p] if kind == "polygon" else [None]
-            for p in parts:
-                if kind == "polygon" and (len(p) % 2 or len(p) < 6):
-                    _fail(f"Polygon has invalid value count {len(p)}. Expected at least 3 (x, y) pairs.", "_ImportFail")
-            for p in parts:
-                where = f"Image {item_id}: can't import annotation #{k} ({kind})"
-                if not a["category_id"]: _fail(f"{where}: annotation has no label")
-                name = cats[a["category_id"]]
-                if name not in by_name: _fail(f"{where}: Label '{name}' is not registered for this task")
-                label = by_name[name]
-                attrs = dict(a.get("attributes") or {})
-                if "iscrowd" in a: attrs["is_crowd"] = bool(a["iscrowd"])
-                specs = {s["name"]: s for s in label.get("attributes", [])}
-                shape = dict(type="rectangle", frame=frame, label_id=label["id"], group=0, source="file",
-                             occluded=bool(attrs.get("occluded", False)), outside=False, z_order=0,
-                             rotation=float(attrs.get("rotation", 0.0)), score=float(a.get("score", 1.0)),
-                             attributes=[{"spec_id": specs[n]["id"], "value": str(v).lower() if isinstance(v, bool) else str(v)}
-                                         for n, v in attrs.items() if n in specs], elements=[])
-                if kind == "bbox":
-                    x, y, bw, bh = (float(v) for v in a["bbox"])
-                    shape["points"] = [x, y, x + bw, y + bh]
-                elif kind == "polygon":
-                    shape.update(type="polygon", points=[float(v) for v in p])
-                    if len(parts) > 1:
-                        if p is parts[0]: groups += 1
-                        shape["group"] = groups
-                else:
-                    try: mask = codecs.decode_rle(seg)
-                    except Exception as e: _fail(f"{where}: {e}")
-                    if mask.shape != (h, w): _fail(f"{where}: mask size {list(mask.shape)} is not the image size {[h, w]}")
-                    points = mask_to_cvat(mask)
-                    if not points: continue
-                    shape.update(type="mask", points=points)
-                shapes.append(shape)
-            k += 1
-    return shapes
-
-# %% ../nbs/10_standin.ipynb #2c4c66a8
-def shapes_to_coco(frames:list, labels:list, shapes:list) -> dict:
-    "The COCO dict CVAT's `COCO 1.0` exporter writes for a task's frames, labels and shapes."
-    cat_of = {l["id"]: i + 1 for i, l in enumerate(labels)}
-    spec_names = {s["id"]: s["name"] for l in labels for s in l.get("attributes", [])}
-    anns = []
-    for fi, f in enumerate(frames):
-        for s in (s for s in shapes if s["frame"] == fi and s["type"] in ("rectangle", "polygon", "mask")):
-            attrs = {spec_names.get(a["spec_id"], str(a["spec_id"])): a["value"] for a in s.get("attributes", [])}
-            attrs.update(occluded=bool(s.get("occluded")), rotation=float(s.get("rotation", 0.0)))
-            p, crowd = s["points"], 0
-            if s["type"] == "rectangle":
-                seg, bbox = [], [p[0], p[1], p[2] - p[0], p[3] - p[1]]
-                area = bbox[2] * bbox[3]
-            elif s["type"] == "polygon":
-                xs, ys = p[0::2], p[1::2]
-                seg, bbox = [list(p)], [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-                area = float(codecs.polygon_area(p))
-            else:
-                rle = codecs.encode_mask(cvat_to_mask(p, f["height"], f["width"]))
-                seg, bbox, area, crowd = codecs.uncompress_rle(rle), codecs.rle_bbox(rle), codecs.rle_area(rle), 1
-            anns.append({"id": len(anns) + 1, "image_id": fi + 1, "category_id": cat_of.get(s["label_id"], 0),
-                         "segmentation": seg, "area": area, "bbox": [float(v) for v in bbox], "iscrowd": crowd,
-                         "attributes": attrs})
-    return {"licenses": [{"name": "", "id": 0, "url": ""}],
-            "info": {"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""},
-            "categories": [{"id": i + 1, "name": l["name"], "supercategory": ""} for i, l in enumerate(labels)],
-            "images": [{"id": i + 1, "width": f["width"], "height": f["height"], "file_name": f["name"], "license": 0,
-                        "flickr_url": "", "coco_url": "", "date_captured": 0} for i, f in enumerate(frames)],
-            "annotations": anns}
-
-# %% ../nbs/10_standin.ipynb #905e57b2
-JSON_CT = "application/vnd.cvat+json"
-FORMATS = [("COCO 1.0", "JSON, ZIP"), ("COCO Keypoints 1.0", "JSON, ZIP")]
-IMPORTABLE = {"COCO 1.0"}
-EXPORTABLE = {"COCO 1.0"}
 _COLORS = ["#33ddff", "#fa3253", "#34d1b7", "#ff007c", "#ddff33", "#24b353", "#b83df5", "#66ff66", "#32b7fa", "#ffcc33"]
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
-class HttpError(Exception):
-    "An HTTP error response: status and a JSON body (or bytes)."
-    def __init__(self, status:int, body, headers:dict|None=None):
-        super().__init__(status, body); self.status, self.body, self.headers = status, body, headers or {}
-
 def _natural_key(s:str): return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
-def _rq_id(**kw) -> str:
-    "CVAT's request id: `key=value` pairs joined by `&`, with `.` → `~` and space → `_` in values."
-    return "&".join(f"{k}={str(v).replace('.', '~').replace(' ', '_')}" for k, v in kw.items())
-
-class Faults:
-    "Injected failures for tests: each rule answers the next `times` matching requests with an error, a delay or a drop."
-    def __init__(self): self.rules, self._lock = [], threading.Lock()
-    def add(self, method:str, # HTTP method, or "*" for any
-            path_regex:str, # `re.search`ed against the request path (query not included)
-            status:int|None=503, # status to answer with; None: after `delay`, serve the request normally
-            times:int=3, # how many matching requests this rule affects
-            delay:float=0.0, # seconds to sleep before answering
-            drop:bool=False, # read the request, then close the connection without any response
-            body=None, # response body; default a CVAT-like `{"detail": ...}`
-            headers:dict|None=None) -> dict: # extra response headers, e.g. `{"Retry-After": "0"}`
-        "Add a rule; returns it (its `hits` counts the requests it affected)."
-        rule = dict(method=method.upper(), path=re.compile(path_regex), status=status, times=times, delay=delay,
-                    drop=drop, body=body, headers=dict(headers or {}), hits=0)
-        with self._lock: self.rules.append(rule)
-        return rule
-    def clear(self):
-        with self._lock: self.rules.clear()
-    def take(self, method:str, path:str) -> dict|None:
-        "The first live rule matching this request (and count it), or None."
-        with self._lock:
-            for r in self.rules:
-                if r["hits"] < r["times"] and r["method"] in ("*", method) and r["path"].search(path):
-                    r["hits"] += 1
-                    return r
-        return None
-
-_REASONS = {500: "A server error occurred.", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-            401: "Invalid token.", 403: "You do not have permission to perform this action.", 404: "Not found."}
-
-# %% ../nbs/10_standin.ipynb #36211023
+# %% ../nbs/10_standin.ipynb #5dd685f1
 class StandIn:
     "An in-memory CVAT 2.73.0 server on 127.0.0.1 for the real cvat-sdk; see the module docs for what it imitates."
     version = "2.73.0"
@@ -269,14 +54,22 @@ class StandIn:
         self._lock = threading.RLock()
         self._server = self._thread = None
 
-    def release_imports(self, status:str="finished"):
-        "Run the held imports (`hold_imports`) now; `status='failed'` fails them instead, leaving annotations as they were."
+    def release_imports(self, status:str="finished", # "finished": run them; "failed": fail them; "started": mark only
+                        message:str|None=None) -> list: # the failure message ("failed" only)
+        "Move the held imports on; with 'finished' or 'failed' stop holding new ones. Returns their request ids."
+        if status not in ("started", "finished", "failed"):
+            raise ValueError(f"status must be started, finished or failed, not {status!r}")
         with self._lock:
-            self.hold_imports = False
-            for r in [r for r in self.requests.values() if r.get("pending")]:
+            held = [r for r in self.requests.values() if r.get("pending")]
+            for r in held:
+                if status == "started":
+                    r.update(status="started", started=r["started"] or _now())
+                    continue
                 run = r.pop("pending")
-                error = run() if status == "finished" else "cvat.apps.engine.exceptions.ImportCancelled: released as failed\n"
-                r.update(status="failed" if error else "finished", message=error or "", finished=_now())
+                error = run() if status == "finished" else message or "RuntimeError: the import was failed on purpose\n"
+                _settle(r, error)
+            if status != "started": self.hold_imports = False
+            return [r["id"] for r in held]
 
     def _next(self, kind:str) -> int:
         self._ids[kind] = self._ids.get(kind, 0) + 1
@@ -289,8 +82,7 @@ class StandIn:
     def start(self) -> "StandIn":
         "Start serving in a daemon thread."
         if self._server: return self
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), _make_handler(self))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="cvat-standin", daemon=True)
@@ -343,6 +135,8 @@ class StandIn:
 
     def _put_shapes(self, t:dict, shapes:list, append:bool):
         new = [{**s, "id": self._next("shape")} for s in shapes]
+        for s in new:  # skeleton elements are shapes too, with ids of their own
+            if s.get("elements"): s["elements"] = [{**e, "id": self._next("shape")} for e in s["elements"]]
         t["shapes"] = (t["shapes"] if append else []) + new
         t["version"] += 1; t["updated"] = _now()
 
@@ -356,97 +150,7 @@ class StandIn:
         lab["sublabels"] = [self._make_label(s, tid, lid) for s in spec.get("sublabels") or []]
         return lab
 
-# %% ../nbs/10_standin.ipynb #2dec1a31
-def _user(s:StandIn, name:str) -> dict:
-    uid = s.user_id(name)
-    return dict(url=f"{s.url}/api/users/{uid}", id=uid, username=name, first_name="", last_name="")
-
-def _task_read(s:StandIn, t:dict) -> dict:
-    tid, n = t["id"], len(t["frames"])
-    return dict(url=f"{s.url}/api/tasks/{tid}", id=tid, name=t["name"], project_id=t["project_id"], project_name=None,
-                mode="annotation" if t["has_data"] else "", owner=_user(s, t["owner"]), assignee=None, bug_tracker="",
-                created_date=t["created"], updated_date=t["updated"], overlap=t["overlap"],
-                segment_size=n if t["has_data"] else t["segment_size"], status="annotation",
-                data_chunk_size=72 if t["has_data"] else None,
-                data_original_chunk_type="imageset", data_compressed_chunk_type="imageset",
-                data_cloud_storage_id=None, guide_id=None, size=n, image_quality=t["image_quality"],
-                data=tid if t["has_data"] else None, dimension="2d", media_type="image" if t["has_data"] else "",
-                subset=t["subset"], organization_id=None, organization=None, target_storage=None, source_storage=None,
-                jobs=dict(count=len([j for j in s.jobs.values() if j["task_id"] == tid]), completed=0, validation=0,
-                          url=f"{s.url}/api/jobs?task_id={tid}"),
-                labels=dict(url=f"{s.url}/api/labels?task_id={tid}"), assignee_updated_date=None,
-                validation_mode=None, consensus_enabled=False)
-
-def _label_read(l:dict, tid:int) -> dict:
-    out = dict(id=l["id"], name=l["name"], color=l["color"], type=l["type"], svg=l["svg"],
-               attributes=[dict(a) for a in l["attributes"]],
-               sublabels=[dict(id=c["id"], name=c["name"], color=c["color"], type=c["type"], has_parent=True,
-                               attributes=[dict(a) for a in c["attributes"]]) for c in l["sublabels"]],
-               project_id=None, task_id=tid, parent_id=None, has_parent=False)
-    return out
-
-def _job_read(s:StandIn, j:dict) -> dict:
-    t = s.tasks[j["task_id"]]; n = len(t["frames"])
-    return dict(url=f"{s.url}/api/jobs/{j['id']}", id=j["id"], task_id=t["id"], task_name=t["name"], project_id=None,
-                project_name=None, assignee=None, guide_id=None, dimension="2d", mode="annotation", media_type="image",
-                bug_tracker=None, status="annotation", stage="annotation", state="new", frame_count=n,
-                start_frame=0, stop_frame=max(n - 1, 0), data_chunk_size=72, data_compressed_chunk_type="imageset",
-                data_original_chunk_type="imageset", created_date=j["created"], updated_date=j["created"],
-                issues=dict(url=f"{s.url}/api/issues?job_id={j['id']}", count=0),
-                labels=dict(url=f"{s.url}/api/labels?job_id={j['id']}"), type="annotation", organization=None,
-                target_storage=None, source_storage=None, assignee_updated_date=None, parent_job_id=None,
-                consensus_replicas=0, replicas_count=0)
-
-def _data_meta(t:dict) -> dict:
-    n = len(t["frames"])
-    return dict(chunks_updated_date=t["updated"], chunk_size=72, size=n, image_quality=t["image_quality"],
-                start_frame=0, stop_frame=max(n - 1, 0), frame_filter="", deleted_frames=[], included_frames=None,
-                storage="local", cloud_storage_id=None,
-                frames=[dict(width=f["width"], height=f["height"], name=f["name"], related_files=0,
-                             has_related_context=False) for f in t["frames"]])
-
-def _paginate(s:StandIn, path:str, q:dict, items:list) -> dict:
-    size = q.get("page_size", "10")
-    page = int(q.get("page", "1") or 1)
-    if size == "all": return dict(count=len(items), next=None, previous=None, results=items)
-    size = max(int(size), 1)
-    if (page - 1) * size > len(items) or page < 1: raise HttpError(404, {"detail": "Invalid page."})
-    def link(p):
-        rest = {k: v for k, v in q.items() if k != "page"}
-        return s.url + path + "?" + "&".join(f"{k}={quote(str(v))}" for k, v in {**rest, "page": p}.items())
-    return dict(count=len(items), next=link(page + 1) if page * size < len(items) else None,
-                previous=link(page - 1) if page > 1 else None, results=items[(page - 1) * size:page * size])
-
-def _request_read(s:StandIn, r:dict) -> dict:
-    return dict(id=r["id"], status=r["status"], message=r["message"], progress=1.0 if r["status"] == "finished" else 0.0,
-                operation=dict(type=r["type"], target="task", project_id=None, task_id=r["task_id"], job_id=None,
-                               org_id=None, format=r.get("format"), function_id=None, lightweight=None),
-                created_date=r["created"], started_date=r["created"], finished_date=r["finished"], expiry_date=None,
-                owner=dict(id=s.user_id(r["owner"]), username=r["owner"]),
-                result_url=r.get("result_url"), result_id=None)
-
 # %% ../nbs/10_standin.ipynb #2ca677a3
-_GONE_EXPORT = ("This endpoint is no longer supported. To export a dataset or annotations, initiate the export process "
-                "with POST /api/tasks/{id}/dataset/export, poll GET /api/requests/{rq_id}, then download result_url.")
-_GONE_IMPORT = ("This endpoint is no longer supported. To import annotations, use POST /api/tasks/{id}/annotations "
-                "and poll GET /api/requests/{rq_id}.")
-
-def _authenticate(s:StandIn, h) -> tuple[str, bool]:
-    "Username and whether it came from a session cookie, or `HttpError(401)`."
-    auth = h.headers.get("Authorization", "")
-    scheme, _, cred = auth.partition(" ")
-    if scheme in ("Token", "Bearer"):
-        if cred in s.tokens: return s.tokens[cred], False
-        raise HttpError(401, {"detail": "Invalid token."})
-    sid = h.cookies.get("sessionid")
-    if sid in s.sessions: return s.sessions[sid][0], True
-    if scheme == "Basic":
-        try: user, _, pwd = base64.b64decode(cred).decode().partition(":")
-        except Exception: raise HttpError(401, {"detail": "Invalid basic header. Credentials not correctly base64 encoded."})
-        if s.users.get(user) == pwd: return user, False
-        raise HttpError(401, {"detail": "Invalid username/password."})
-    raise HttpError(401, {"detail": "Authentication credentials were not provided."})
-
 def _make_handler(s:StandIn):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -469,34 +173,27 @@ def _make_handler(s:StandIn):
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def _serve(self, method):
-            body = self._body()
-            parts = urlsplit(self.path)
-            fault = s.faults.take(method, parts.path)
-            if fault:
-                if fault["delay"]: time.sleep(fault["delay"])
-                if fault["drop"]:
-                    s.exchanges.append(dict(method=method, path=parts.path, query={}, status=None, content_type=None,
-                                            body=b"", dropped=True))
-                    self.close_connection = True
-                    return
-                if fault["status"] is not None:
-                    st = fault["status"]
-                    out = fault["body"] if fault["body"] is not None else {"detail": _REASONS.get(st, f"HTTP {st}")}
-                    data = out if isinstance(out, bytes) else json.dumps(out).encode()
-                    s.exchanges.append(dict(method=method, path=parts.path, query={}, status=st, content_type=JSON_CT,
-                                            body=data, injected=True))
-                    self.send_response(st)
-                    for k, v in fault["headers"].items(): self.send_header(k, v)
-                    self.send_header("Content-Type", JSON_CT); self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if method != "HEAD": self.wfile.write(data)
-                    return
+            body, parts = self._body(), urlsplit(self.path)
             path, q = parts.path, {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             self.cookies = {}
             for c in self.headers.get_all("Cookie") or []:
                 for kv in c.split(";"):
                     k, _, v = kv.strip().partition("=")
                     if k: self.cookies[k] = v
+            fault = s.faults.take(method, path)
+            if fault and fault["delay"]: time.sleep(fault["delay"])
+            if fault and fault["drop_after"] is not None:  # act on the bytes that arrived, then vanish
+                return self._drop(method, path, q, self._answer(method, path, q, body[:fault["drop_after"]])[0])
+            if fault and fault["drop"]: return self._drop(method, path, q, None)
+            if fault and fault["status"] is not None:
+                st = fault["status"]
+                out = fault["body"] if fault["body"] is not None else _injected_body(st, method, path, q)
+                data = out if isinstance(out, bytes) else json.dumps(out).encode()
+                return self._send(method, path, q, st, JSON_CT, data, dict(fault["headers"]), injected=True)
+            self._send(method, path, q, *self._answer(method, path, q, body))
+
+        def _answer(self, method, path, q, body):
+            "Status, content type, body bytes and extra headers of the stand-in's answer."
             extra = {}
             try:
                 with s._lock: status, out, extra = _route(s, self, method, path.rstrip("/") or "/", q, body)
@@ -507,7 +204,16 @@ def _make_handler(s:StandIn):
             if out is None: data = b""
             elif isinstance(out, bytes): data = out
             else: data, ctype = json.dumps(out).encode(), JSON_CT
-            s.exchanges.append(dict(method=method, path=path, query=q, status=status, content_type=ctype, body=data))
+            return status, ctype, data, extra
+
+        def _drop(self, method, path, q, status):
+            s.exchanges.append(dict(method=method, path=path, query=q, status=status, content_type=None, body=b"",
+                                    dropped=True))
+            self.close_connection = True  # no response at all: the socket closes when the handler returns
+
+        def _send(self, method, path, q, status, ctype, data, extra, **flags):
+            s.exchanges.append(dict(method=method, path=path, query=q, status=status, content_type=ctype, body=data,
+                                    **flags))
             self.send_response(status)
             for k, v in extra.items():
                 for vv in (v if isinstance(v, list) else [v]): self.send_header(k, vv)
@@ -592,10 +298,13 @@ def _create_task(s:StandIn, user:str, body:bytes):
     return 201, _task_read(s, t), {}
 
 # %% ../nbs/10_standin.ipynb #0a02a5e7
-def _new_request(s:StandIn, user:str, t:dict, rq_id:str, kind:str, fmt=None, error:str|None=None, **extra) -> dict:
-    r = dict(id=rq_id, status="failed" if error else "finished", message=error or "", type=kind, task_id=t["id"],
-             format=fmt, created=_now(), finished=_now(), owner=user, **extra)
+def _new_request(s:StandIn, user:str, t:dict, rq_id:str, kind:str, fmt=None, error:str|None=None, held:bool=False,
+                 **extra) -> dict:
+    "A background request, `queued` when `held`, else already ended (with `error`, if any)."
+    r = dict(id=rq_id, status="queued", message="", type=kind, task_id=t["id"], format=fmt, created=_now(),
+             started=None, finished=None, expiry=None, owner=user, **extra)
     s.requests[rq_id] = r
+    if not held: _settle(r, error)
     return r
 
 def _finish_data(s:StandIn, user:str, t:dict, files:list, params:dict):
@@ -631,25 +340,6 @@ def _check_import(s:StandIn, t:dict, q:dict):
     if not t["has_data"]: raise HttpError(400, ["This task data has not been initialized yet"])
     return fmt, mode
 
-def read_coco_upload(data:bytes, fmt:str):
-    "The COCO dict inside an uploaded bare JSON or zip, or `ImportFail`."
-    if data[:2] == b"PK":
-        try: zf = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile as e: _fail(f"Failed to open the archive: {e}", "zipfile.BadZipFile")
-        want = "instances_" if fmt == "COCO 1.0" else "person_keypoints_"
-        members = [n for n in zf.namelist() if re.fullmatch(rf"(.*/)?annotations/{want}[^/]+\.json", n)]
-        if not members:
-            _fail(f"Check [format docs](https://docs.cvat.ai/docs/manual/advanced/formats/format-coco/) for more "
-                  f"information. Dataset must contain a file: \"annotations/{want}<subset>.json\"",
-                  "cvat.apps.dataset_manager.bindings.CvatDatasetNotFoundError")
-        data = zf.read(members[0])
-    try: return json.loads(data)
-    except ValueError as e: _fail(f"Failed to parse the annotation file: {e}", "datumaro.components.errors.DatasetImportError")
-
-def import_shapes(coco, fmt:str, frames:list, labels:list) -> list:
-    "CVAT shapes for an uploaded COCO dict in format `fmt`, or `ImportFail`."
-    return coco_to_shapes(coco, frames, labels)
-
 def _import_rq(t:dict) -> str: return _rq_id(action="import", target="task", target_id=t["id"], subresource="annotations")
 
 def _check_busy(s:StandIn, t:dict):
@@ -662,13 +352,11 @@ def _run_import(s:StandIn, user:str, t:dict, fmt:str, mode:str, data:bytes):
     _check_busy(s, t)
     def run():
         try:
-            if fmt not in IMPORTABLE: _fail(f"the stand-in does not import '{fmt}'", "NotImplementedError")
             shapes = import_shapes(read_coco_upload(data, fmt), fmt, t["frames"], t["labels"])
             s._put_shapes(t, shapes, append=(mode == "append"))  # only reached when the whole file converted
         except ImportFail as e: return str(e)
-    if s.hold_imports:
-        r = _new_request(s, user, t, rq, "import:annotations", fmt)
-        r.update(status="queued", finished=None, pending=run)
+        except Exception as e: return f"{type(e).__name__}: {e}\n"  # a file shape the stand-in did not foresee
+    if s.hold_imports: _new_request(s, user, t, rq, "import:annotations", fmt, held=True, pending=run)
     else: _new_request(s, user, t, rq, "import:annotations", fmt, run())
     return 202, {"rq_id": rq}, {}
 
@@ -774,16 +462,10 @@ def _task_route(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bod
         images = q.get("save_images", "false").lower() == "true"
         rq = _rq_id(action="export", target="task", target_id=tid, user_id=s.user_id(user),
                     subresource="dataset" if images else "annotations", format=fmt)
-        error = None
+        error, kind = None, "coco" if fmt == "COCO 1.0" else "coco_keypoints"
         try:
-            if fmt not in EXPORTABLE: raise ImportFail(f"NotImplementedError: the stand-in does not export '{fmt}'\n")
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("annotations/instances_default.json",
-                            json.dumps(shapes_to_coco(t["frames"], t["labels"], t["shapes"])))
-                if images:
-                    for name, d in t["images"].items(): zf.writestr(f"images/default/{name}", d)
-            s.results[rq] = (buf.getvalue(), f"task_{tid}_{'dataset' if images else 'annotations'}_coco.zip")
+            data = export_zip(fmt, t["frames"], t["labels"], t["shapes"], t["images"] if images else None)
+            s.results[rq] = (data, f"task_{tid}_{'dataset' if images else 'annotations'}_{kind}.zip")
         except ImportFail as e: error = str(e)
         _new_request(s, user, t, rq, "export:" + ("dataset" if images else "annotations"), fmt, error,
                      result_url=None if error else f"{s.url}/api/tasks/{tid}/dataset/download?rq_id={quote(rq, safe='')}")

@@ -83,9 +83,9 @@ def test_missing_settings_and_unreachable(monkeypatch):
     for k in ("CVAT_URL", "CVAT_ACCESS_TOKEN", "CVAT_USERNAME", "CVAT_PASSWORD", "CVAT_ORG"): monkeypatch.delenv(k, raising=False)
     with pytest.raises(CvatNbError, match="CVAT_URL"): connect()
     with pytest.raises(CvatNbError, match="no credentials"): connect("http://127.0.0.1:9")
-    with pytest.raises(CvatNbError, match="cannot reach") as e: connect("http://127.0.0.1:9", token=TOKEN)
+    with pytest.raises(CvatNbError, match="cannot reach") as e: connect("http://127.0.0.1:9", token=TOKEN, retries=0)
     assert TOKEN not in str(e.value)
-    with pytest.raises(CvatNbError, match="http://"): connect("127.0.0.1:9", token=TOKEN)
+    with pytest.raises(CvatNbError, match="http://"): connect("127.0.0.1:9", token=TOKEN, retries=0)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`cvat_nb.standin` driven by the REAL cvat-sdk client: create, import (TUS), export, errors, auth, and a contract
 test that checks every JSON response the stand-in sent against CVAT 2.73.0's OpenAPI schema."""
 from __future__ import annotations
-import base64, copy, json, os, re, urllib.error, urllib.request, zipfile
+import base64, copy, http.client, io, json, os, re, threading, urllib.error, urllib.request, zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from cvat_sdk import make_client
 from cvat_sdk.core.exceptions import BackgroundRequestException
 
 from cvat_nb import codecs
+from cvat_nb.skeleton import Skeleton
 from cvat_nb.standin import StandIn
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -275,12 +276,6 @@ def test_zip_upload_and_compressed_rle(server, task, tmp_path):
         sum(isinstance(a["segmentation"], dict) for a in coco["annotations"])
 
 
-def test_keypoints_import_not_imitated(server, task, tmp_path):
-    "COCO Keypoints 1.0 is listed (as on a real server) but the stand-in fails such imports openly."
-    with pytest.raises(BackgroundRequestException, match="does not import 'COCO Keypoints 1.0'"):
-        task.import_annotations("COCO Keypoints 1.0", SAMPLE)
-
-
 def test_plain_annotations_view(server, task):
     task.import_annotations("COCO 1.0", SAMPLE)
     s, h, body = raw(server, "GET", f"/api/tasks/{task.id}/annotations")
@@ -423,14 +418,49 @@ def _operations(spec):
     return ops
 
 
-def test_contract_every_response_matches_schema(server, client, tmp_path):
-    path = _schema_path()
-    if not path.exists(): pytest.skip(f"CVAT schema not found at {path}; set CVAT_SCHEMA")
-    yaml = pytest.importorskip("yaml")
+_SPEC = {}
+
+
+def _spec():
+    "CVAT's schema as JSON Schema components plus the operations, loaded once (skips when missing)."
+    if not _SPEC:
+        path = _schema_path()
+        if not path.exists(): pytest.skip(f"CVAT schema not found at {path}; set CVAT_SCHEMA")
+        yaml = pytest.importorskip("yaml")
+        spec = yaml.safe_load(path.read_text())
+        _SPEC.update(components=_to_json_schema(spec["components"]), ops=_operations(spec))
+    return _SPEC
+
+
+def check_contract(server):
+    """Validate every JSON response `server` sent against CVAT's schema; the set of (method, template, status) checked.
+    Injected 5xx answers and dropped connections are skipped: a proxy's 503 need not look like CVAT's."""
     jsonschema = pytest.importorskip("jsonschema")
-    spec = yaml.safe_load(path.read_text())
-    components = _to_json_schema(spec["components"])
-    ops = _operations(spec)
+    spec = _spec()
+    checked, failures = set(), []
+    for ex in server.exchanges:
+        if ex.get("dropped") or (ex.get("injected") and ex["status"] >= 500): continue
+        if ex["content_type"] != "application/vnd.cvat+json" or not ex["body"]: continue
+        match = [(tpl, op) for rx, m, tpl, op in spec["ops"] if m == ex["method"] and rx.match(ex["path"])]
+        if not match: continue
+        tpl, op = max(match, key=lambda x: (-x[0].count("{"), len(x[0])))  # the most specific template
+        resp = op["responses"].get(str(ex["status"]))
+        schema = ((resp or {}).get("content") or {}).get("application/vnd.cvat+json", {}).get("schema")
+        if schema is None:
+            assert ex["status"] >= 400 or resp is not None, f"{ex['method']} {ex['path']} {ex['status']} undocumented"
+            continue
+        root = {**_to_json_schema(schema), "components": spec["components"]}
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in jsonschema.Draft7Validator(root).iter_errors(json.loads(ex["body"]))]
+        if errors: failures.append((ex["method"], tpl, ex["status"], errors[:5]))
+        checked.add((ex["method"], tpl, ex["status"]))
+    assert not failures, failures
+    return checked
+
+
+def test_contract_every_response_matches_schema(server, client, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    components = _spec()["components"]
 
     # a full flow through the SDK
     client.api_client.server_api.retrieve_annotation_formats()
@@ -444,23 +474,7 @@ def test_contract_every_response_matches_schema(server, client, tmp_path):
     with pytest.raises(BackgroundRequestException): t.import_annotations("COCO 1.0", write(tmp_path, coco))
     raw(server, "GET", f"/api/tasks/{t.id}/annotations")
 
-    checked, failures = set(), []
-    for ex in server.exchanges:
-        if ex["content_type"] != "application/vnd.cvat+json" or not ex["body"]: continue
-        match = [(tpl, op) for rx, m, tpl, op in ops if m == ex["method"] and rx.match(ex["path"])]
-        if not match: continue
-        tpl, op = max(match, key=lambda x: (-x[0].count("{"), len(x[0])))  # the most specific template
-        resp = op["responses"].get(str(ex["status"]))
-        schema = ((resp or {}).get("content") or {}).get("application/vnd.cvat+json", {}).get("schema")
-        if schema is None:
-            assert ex["status"] >= 400 or resp is not None, f"{ex['method']} {ex['path']} {ex['status']} undocumented"
-            continue
-        root = {**_to_json_schema(schema), "components": components}
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                  for e in jsonschema.Draft7Validator(root).iter_errors(json.loads(ex["body"]))]
-        if errors: failures.append((ex["method"], tpl, ex["status"], errors[:5]))
-        checked.add((ex["method"], tpl, ex["status"]))
-    assert not failures, failures
+    checked = check_contract(server)
     # the validator is not vacuous: a task without its required `jobs`, or with a bad status, is rejected
     task_schema = {"$ref": "#/components/schemas/TaskRead", "components": components}
     good = next(json.loads(e["body"]) for e in server.exchanges if e["method"] == "GET" and e["path"] == f"/api/tasks/{t.id}")
@@ -475,3 +489,309 @@ def test_contract_every_response_matches_schema(server, client, tmp_path):
             ("GET", "/api/tasks/{id}/annotations/"), ("GET", "/api/requests/{id}"),
             ("POST", "/api/tasks/{id}/dataset/export")}
     assert want <= {(m, tpl) for m, tpl, _ in checked}, want - {(m, tpl) for m, tpl, _ in checked}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# COCO Keypoints 1.0
+
+BODY = Skeleton("person", ["nose", "neck", "hand_l", "hand_r"], [("nose", "neck"), ("neck", "hand_l"), ("neck", "hand_r")])
+KP_LABELS = [BODY.cvat_label(), {"name": "car", "type": "polygon"}]
+POSES = {"street_01.jpg": [[[100, 50, 2], [100, 80, 2], [70, 120, 1], [130, 120, 0]],
+                           [[300, 60, 2], [302, 90, 2], [280, 130, 2], [330, 128, 2]]],
+         "street_02.jpg": [[[10, 20, 1], [12, 40, 2], [5, 60, 0], [30, 61, 2]]]}
+
+
+def kp_coco(poses=POSES, names=BODY.keypoints, layout="cvat"):
+    "A COCO Keypoints file for the sample images, keypoint names in `names` order, in CVAT's or the standard layout."
+    cats = [{"id": 1, "name": "person", "supercategory": "", "keypoints": list(names), "skeleton": []}]  # edges: ignored
+    if layout == "cvat": cats += [{"id": i + 2, "name": n, "supercategory": "person"} for i, n in enumerate(names)]
+    images = [{"id": i + 1, "file_name": p.name, "width": 480, "height": 320} for i, p in enumerate(IMAGES)]
+    anns = []
+    for im in images:
+        for pose in poses.get(im["file_name"], []):
+            by_name = dict(zip(BODY.keypoints, pose))
+            kp = [v for n in names for v in by_name[n]]
+            anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": 1, "iscrowd": 0, "bbox": [0, 0, 1, 1],
+                         "area": 1, "keypoints": kp, "num_keypoints": sum(t[2] > 0 for t in pose)})
+    return {"licenses": [], "info": {}, "categories": cats, "images": images, "annotations": anns}
+
+
+@pytest.fixture
+def kp_task(client):
+    return new_task(client, labels=KP_LABELS, name="poses")
+
+
+def skeletons(server, task):
+    "The task's skeletons as {frame name: sorted [(keypoint name, x, y, outside, occluded)...]} per pose."
+    labels = {l.id: l for l in task.get_labels()}
+    sub = {s.id: s.name for l in labels.values() for s in l.sublabels}
+    frames = [f.name for f in task.get_frames_info()]
+    out = {}
+    for s in shapes(server, task):
+        assert s["type"] == "skeleton" and s["points"] == [] and labels[s["label_id"]].name == "person"
+        assert {e["type"] for e in s["elements"]} == {"points"} and all(e["frame"] == s["frame"] for e in s["elements"])
+        out.setdefault(frames[s["frame"]], []).append(
+            sorted((sub[e["label_id"]], *e["points"], e["outside"], e["occluded"]) for e in s["elements"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def expected_skeletons(poses=POSES):
+    return {f: sorted(sorted((n, float(x), float(y), v == 0, v == 1) for n, (x, y, v) in zip(BODY.keypoints, pose))
+                      for pose in ps) for f, ps in poses.items()}
+
+
+def test_keypoints_import_export_round_trip(server, kp_task, tmp_path):
+    kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, kp_coco()))  # a bare JSON file is accepted
+    assert skeletons(server, kp_task) == expected_skeletons()  # v=0 outside (coordinates kept), v=1 occluded
+    got = kp_task.get_annotations()  # through the SDK's models: skeleton shapes with their elements
+    assert [len(s.elements) for s in got.shapes] == [4, 4, 4]
+
+    out = kp_task.export_dataset("COCO Keypoints 1.0", tmp_path / "kp.zip", include_images=False)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.namelist() == ["annotations/person_keypoints_default.json"]
+        exp = json.loads(zf.read("annotations/person_keypoints_default.json"))
+    cats = exp["categories"]
+    assert [(c["id"], c["name"], c["supercategory"]) for c in cats] == \
+        [(1, "person", ""), (2, "nose", "person"), (3, "neck", "person"), (4, "hand_l", "person"),
+         (5, "hand_r", "person"), (6, "car", "")]
+    assert cats[0]["keypoints"] == BODY.keypoints and cats[0]["skeleton"] == BODY.pairs  # edges from the task's SVG
+    names = {im["id"]: im["file_name"] for im in exp["images"]}
+    back = {}
+    for a in exp["annotations"]:
+        assert a["category_id"] == 1 and a["segmentation"] == [] and a["iscrowd"] == 0
+        trip = [a["keypoints"][i:i + 3] for i in range(0, len(a["keypoints"]), 3)]
+        assert a["num_keypoints"] == sum(v > 0 for _, _, v in trip)
+        seen = [(x, y) for x, y, v in trip if v]
+        x0, y0 = min(x for x, _ in seen), min(y for _, y in seen)
+        assert a["bbox"] == [x0, y0, max(x for x, _ in seen) - x0, max(y for _, y in seen) - y0]
+        back.setdefault(names[a["image_id"]], []).append(trip)
+    assert {f: sorted(p) for f, p in back.items()} == {f: sorted(p) for f, p in POSES.items()}
+
+    kp_task.import_annotations("COCO Keypoints 1.0", out)  # CVAT's own export imports again, unchanged
+    assert skeletons(server, kp_task) == expected_skeletons()
+    checked = check_contract(server)  # skeleton shapes with `elements` validate as LabeledShape / SubLabeledShape
+    assert {("GET", "/api/tasks/{id}/annotations/", 200), ("GET", "/api/labels", 200)} <= checked
+
+
+def test_keypoints_matched_by_name_and_zip(server, kp_task, tmp_path):
+    coco = kp_coco(names=BODY.keypoints[::-1])
+    zpath = tmp_path / "kp.zip"
+    with zipfile.ZipFile(zpath, "w") as zf: zf.writestr("annotations/person_keypoints_train.json", json.dumps(coco))
+    kp_task.import_annotations("COCO Keypoints 1.0", zpath)
+    assert skeletons(server, kp_task) == expected_skeletons()
+
+
+def test_keypoints_boxes_dropped_segmentation_kept(server, kp_task, tmp_path):
+    coco = kp_coco({"street_01.jpg": POSES["street_01.jpg"][:1]})
+    coco["annotations"][0]["segmentation"] = [[90, 40, 140, 40, 140, 130, 90, 130]]
+    kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, coco))
+    got = sorted(shapes(server, kp_task), key=lambda s: s["type"])
+    assert [s["type"] for s in got] == ["polygon", "skeleton"]  # the bbox is gone
+    assert got[0]["group"] == got[1]["group"] > 0 and got[0]["label_id"] == got[1]["label_id"]
+
+
+def kp_fail(task, tmp_path, coco):
+    with pytest.raises(BackgroundRequestException) as e:
+        task.import_annotations("COCO Keypoints 1.0", write(tmp_path, coco))
+    return str(e.value)
+
+
+def test_keypoints_traps_fail_and_keep_annotations(server, kp_task, tmp_path):
+    kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, kp_coco()))
+    before = shapes(server, kp_task)
+    # the standard layout: only "person" carries the names (cvat-ai/cvat#5285)
+    assert kp_fail(kp_task, tmp_path, kp_coco(layout="standard")) == (
+        f"{MSG_PREFIX}Image street_01: can't import annotation #0 (skeleton): "
+        "list indices must be integers or slices, not NoneType\n")
+    # names declared, but not under the skeleton
+    coco = kp_coco()
+    for c in coco["categories"][1:]: c["supercategory"] = ""
+    assert "list indices must be integers or slices, not NoneType" in kp_fail(kp_task, tmp_path, coco)
+    # a keypoint the task's skeleton lacks
+    coco = kp_coco()
+    coco["categories"][0]["keypoints"][3] = "eye_l"
+    coco["categories"][4]["name"] = "eye_l"
+    assert kp_fail(kp_task, tmp_path, coco) == (
+        f"{MSG_PREFIX}Image street_01: can't import annotation #0 (skeleton): "
+        "Label 'eye_l' is not registered for this task\n")
+    # a skeleton the task lacks
+    coco = kp_coco()
+    coco["categories"][0]["name"] = "horse"
+    for c in coco["categories"][1:]: c["supercategory"] = "horse"
+    assert kp_fail(kp_task, tmp_path, coco).endswith("Label 'horse' is not registered for this task\n")
+    # visibility 3
+    coco = kp_coco()
+    coco["annotations"][0]["keypoints"][2] = 3
+    assert "3 is not a valid Visibility" in kp_fail(kp_task, tmp_path, coco)
+    # a triplet short
+    coco = kp_coco()
+    coco["annotations"][0]["keypoints"].pop()
+    assert "not divisible by 3" in kp_fail(kp_task, tmp_path, coco)
+    # an unmatched image, and a missing licenses section, as for COCO 1.0
+    coco = kp_coco()
+    coco["images"][0]["file_name"] = "train/street_01.jpg"
+    assert kp_fail(kp_task, tmp_path, coco) == \
+        f"{MSG_PREFIX}Could not match item id: 'train/street_01' with any task frame\n"
+    coco = kp_coco()
+    del coco["licenses"]
+    assert "Cannot find the licenses section" in kp_fail(kp_task, tmp_path, coco)
+    # an instances zip is not a keypoints dataset
+    zpath = tmp_path / "inst.zip"
+    with zipfile.ZipFile(zpath, "w") as zf: zf.writestr("annotations/instances_default.json", json.dumps(kp_coco()))
+    with pytest.raises(BackgroundRequestException, match=r"annotations/person_keypoints_<subset>\.json"):
+        kp_task.import_annotations("COCO Keypoints 1.0", zpath)
+    assert shapes(server, kp_task) == before
+    check_contract(server)
+
+
+def test_keypoints_export_of_instances_task_and_coco_export_of_skeletons(server, kp_task, task, tmp_path):
+    task.import_annotations("COCO 1.0", SAMPLE)
+    out = task.export_dataset("COCO Keypoints 1.0", tmp_path / "a.zip", include_images=False)
+    with zipfile.ZipFile(out) as zf: exp = json.loads(zf.read("annotations/person_keypoints_default.json"))
+    assert exp["annotations"] == [] and all(c["keypoints"] == [] for c in exp["categories"])  # no skeletons: nothing
+    kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, kp_coco()))
+    out = kp_task.export_dataset("COCO 1.0", tmp_path / "b.zip", include_images=False)
+    with zipfile.ZipFile(out) as zf: exp = json.loads(zf.read("annotations/instances_default.json"))
+    assert exp["annotations"] == [] and [c["name"] for c in exp["categories"]][:2] == ["person", "nose"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Request life cycle: held imports, 409, failure keeps annotations
+
+def tus_import(server, task, data, fmt="COCO 1.0", mode=None):
+    "Upload `data` by TUS as the SDK does and send Upload-Finish; status and body of the finishing request."
+    base = f"/api/tasks/{task.id}/annotations/"
+    q = "?format=" + urllib.request.quote(fmt) + (f"&import_mode={mode}" if mode else "")
+    assert raw(server, "POST", base + q, headers={"Upload-Start": ""})[0] == 202
+    s, h, _ = raw(server, "POST", base, headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
+                                                 "Upload-Metadata": "filename " + base64.b64encode(b"a.json").decode()})
+    assert s == 201
+    fid = h["Upload-Filename"]
+    patch = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+    assert raw(server, "PATCH", base + fid, data, patch)[0] == 204
+    s, _, body = raw(server, "POST", f"{base}{q}&filename={fid}", headers={"Upload-Finish": ""})
+    return s, json.loads(body) if body else None
+
+
+def multipart_import(server, task, data, fmt="COCO 1.0"):
+    "Flow A: one multipart request with `annotation_file`."
+    boundary = "standin-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"annotation_file\"; filename=\"a.json\"\r\n"
+            f"Content-Type: application/json\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    s, _, out = raw(server, "POST", f"/api/tasks/{task.id}/annotations/?format=" + urllib.request.quote(fmt), body,
+                    {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    return s, json.loads(out) if out else None
+
+
+def request(server, rq):
+    s, _, body = raw(server, "GET", "/api/requests/" + urllib.request.quote(rq, safe=""))
+    assert s == 200
+    return json.loads(body)
+
+
+def test_held_import_queued_409_then_released(server, task, client):
+    server.hold_imports = True
+    s, body = tus_import(server, task, SAMPLE.read_bytes())
+    rq = body["rq_id"]
+    assert s == 202 and rq == f"action=import&target=task&target_id={task.id}&subresource=annotations"
+    r = request(server, rq)
+    assert (r["status"], r["progress"], r["started_date"], r["finished_date"], r["message"]) == \
+        ("queued", 0.0, None, None, "")
+    assert shapes(server, task) == []  # nothing imported yet
+    assert tus_import(server, task, SAMPLE.read_bytes()) == (409, {"rq_id": rq})  # TUS flow
+    assert multipart_import(server, task, SAMPLE.read_bytes()) == (409, {"rq_id": rq})  # one-request flow
+    with connect(server) as c, pytest.raises(cvat_sdk.exceptions.ApiException) as e:
+        c.tasks.retrieve(task.id).import_annotations("COCO 1.0", SAMPLE)  # the SDK sees the 409 too
+    assert e.value.status == 409
+    assert server.release_imports("started") == [rq]
+    r = request(server, rq)
+    assert r["status"] == "started" and r["started_date"] and r["finished_date"] is None
+    assert tus_import(server, task, SAMPLE.read_bytes())[0] == 409
+    assert server.release_imports("finished") == [rq]
+    r = request(server, rq)
+    assert r["status"] == "finished" and r["progress"] == 1.0 and r["finished_date"] and r["expiry_date"]
+    assert len(shapes(server, task)) == len(sample()["annotations"])
+    assert not server.hold_imports and tus_import(server, task, SAMPLE.read_bytes())[0] == 202  # no longer busy
+    checked = check_contract(server)
+    assert ("GET", "/api/requests/{id}", 200) in checked
+
+
+def test_held_import_failed_keeps_annotations(server, task, tmp_path):
+    task.import_annotations("COCO 1.0", SAMPLE)
+    before = shapes(server, task)
+    server.hold_imports = True
+    s, body = tus_import(server, task, json.dumps({**sample(), "annotations": []}).encode())
+    assert s == 202
+    server.release_imports("failed", message="RuntimeError: worker lost\n")
+    r = request(server, body["rq_id"])
+    assert (r["status"], r["message"]) == ("failed", "RuntimeError: worker lost\n")
+    assert shapes(server, task) == before
+    # a held import of a bad file, released to run, fails with CVAT's message and changes nothing either
+    server.hold_imports = True
+    coco = sample(); coco["images"][0]["file_name"] = "nope.jpg"
+    s, body = multipart_import(server, task, json.dumps(coco).encode())
+    assert s == 202 and request(server, body["rq_id"])["status"] == "queued"
+    server.release_imports()
+    r = request(server, body["rq_id"])
+    assert r["status"] == "failed" and r["message"] == f"{MSG_PREFIX}Could not match item id: 'nope' with any task frame\n"
+    assert shapes(server, task) == before
+    check_contract(server)
+
+
+def test_release_rejects_unknown_status(server):
+    with pytest.raises(ValueError): server.release_imports("done")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Injected faults
+
+DISCONNECTED = (ConnectionError, http.client.HTTPException, urllib.error.URLError)
+
+
+def test_fault_drop_after_keeps_partial_tus_chunk(server, task):
+    base = f"/api/tasks/{task.id}/annotations/"
+    payload = SAMPLE.read_bytes()
+    assert raw(server, "POST", base + "?format=COCO+1.0", headers={"Upload-Start": ""})[0] == 202
+    _, h, _ = raw(server, "POST", base, headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(payload)),
+                                                 "Upload-Metadata": "filename " + base64.b64encode(b"a.json").decode()})
+    fid = h["Upload-Filename"]
+    rule = server.faults.add("PATCH", r"/annotations/[^/]+$", status=None, times=1, drop_after=100)
+    patch = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream"}
+    with pytest.raises(DISCONNECTED):
+        raw(server, "PATCH", base + fid, payload, {**patch, "Upload-Offset": "0"})
+    assert rule["hits"] == 1
+    s, h, _ = raw(server, "HEAD", base + fid, headers={"Tus-Resumable": "1.0.0"})
+    assert s == 200 and h["Upload-Offset"] == "100"  # the bytes that arrived were kept
+    dropped = [e for e in server.exchanges if e.get("dropped")]
+    assert [(e["method"], e["status"]) for e in dropped] == [("PATCH", 204)]  # acted on, never answered
+    s, h, _ = raw(server, "PATCH", base + fid, payload[100:], {**patch, "Upload-Offset": "100"})
+    assert s == 204 and h["Upload-Offset"] == str(len(payload))
+    s, _, body = raw(server, "POST", f"{base}?format=COCO+1.0&filename={fid}", headers={"Upload-Finish": ""})
+    assert s == 202 and request(server, json.loads(body)["rq_id"])["status"] == "finished"
+    assert len(shapes(server, task)) == len(sample()["annotations"])
+
+
+def test_fault_drop_and_injected_statuses(server, task, capfd):
+    server.faults.add("GET", r"^/api/tasks$", drop=True, times=1)
+    with pytest.raises(DISCONNECTED): raw(server, "GET", "/api/tasks")
+    assert raw(server, "GET", "/api/tasks")[0] == 200  # the rule is used up; the server thread lives on
+    r503 = server.faults.add("GET", r"^/api/tasks/\d+$", status=503, times=2, headers={"Retry-After": "0"})
+    for _ in range(2):
+        s, h, body = raw(server, "GET", f"/api/tasks/{task.id}")
+        assert (s, h["Retry-After"], json.loads(body)) == (503, "0", {"detail": "Service Unavailable"})
+    assert r503["hits"] == 2 and raw(server, "GET", f"/api/tasks/{task.id}")[0] == 200
+    server.faults.add("POST", r"/dataset/export$", status=409, times=1)
+    s, _, body = raw(server, "POST", f"/api/tasks/{task.id}/dataset/export?format=COCO%201.0&save_images=false")
+    assert s == 409 and json.loads(body) == {
+        "rq_id": f"action=export&target=task&target_id={task.id}&user_id=1&subresource=annotations&format=COCO_1~0"}
+    server.faults.add("*", r"^/api/users/self$", status=401, times=1)
+    s, _, body = raw(server, "GET", "/api/users/self")
+    assert (s, json.loads(body)) == (401, {"detail": "Invalid token."})
+    server.faults.add("GET", r"^/api/labels$", status=404, times=5)
+    server.faults.clear()
+    assert raw(server, "GET", f"/api/labels?task_id={task.id}")[0] == 200
+    injected = [(e["method"], e["status"]) for e in server.exchanges if e.get("injected")]
+    assert injected == [("GET", 503), ("GET", 503), ("POST", 409), ("GET", 401)]
+    checked = check_contract(server)
+    assert ("POST", "/api/tasks/{id}/dataset/export", 409) in checked  # the injected 409 is a valid RqId
+    assert "Traceback" not in capfd.readouterr().err  # drops are quiet
