@@ -69,7 +69,7 @@ def _env(tmp:Path) -> dict:
         env[var] = str(tmp / sub)
     # the same effect as overrides.json in the environment's share/jupyter/lab/settings, as user settings in `tmp`:
     # start the notebook's kernel without a "Select Kernel" dialog, no news or update toast
-    for plugin, value in {"@jupyterlab/notebook-extension/tracker": '{"autoStartDefaultKernel": true}',
+    for plugin, value in {"@jupyterlab/notebook-extension/tracker": '{"autoStartDefaultKernel": true, "windowingMode": "none"}',
                           "@jupyterlab/apputils-extension/notification": '{"fetchNews": "false", "checkForUpdates": false}'
                           }.items():
         f = tmp / "lab-settings" / f"{plugin}.jupyterlab-settings"
@@ -270,3 +270,62 @@ def test_jupyterlab_previewer(lab, page):
         h = _changed(img, h, 'clicking "next ▶" in JupyterLab')
         expect(out.locator(".widget-html").filter(has_text="street_02.jpg — image 2 of 4")).to_be_visible()
         shot("next")
+
+# ---- the newcomer's path: tutorial 1 run top to bottom in JupyterLab
+
+TUTORIAL = "nbs/tutorials/01_preannotation_upload.ipynb"
+
+@pytest.fixture(scope="module")
+def lab_tutorial(playwright, tmp_path_factory):
+    "JupyterLab on a copy of tutorial 1 with its outputs cleared (what shows must come from this run), and the samples."
+    import nbformat
+    tmp, port, token = tmp_path_factory.mktemp("lab_tutorial"), _free_port(), os.urandom(12).hex()
+    root = tmp / "root"
+    nb = nbformat.read(ROOT / TUTORIAL, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code": c.outputs, c.execution_count = [], None
+    (root / TUTORIAL).parent.mkdir(parents=True)
+    nbformat.write(nb, root / TUTORIAL)
+    shutil.copytree(ROOT / "samples", root / "samples")
+    cmd = [str(BIN / "jupyter-lab"), "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.port_retries=0",
+           f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}"]
+    n_code = sum(c.cell_type == "code" for c in nb.cells)
+    with _server("jupyterlab-tutorial", cmd, port, _env(tmp), tmp):
+        yield f"http://127.0.0.1:{port}/lab/tree/{TUTORIAL}?token={token}", n_code
+
+def test_jupyterlab_tutorial1(lab_tutorial, page):
+    "Tutorial 1 run with Run All Cells: every cell runs without an error, pictures appear, the upload is made."
+    from playwright.sync_api import expect, TimeoutError as PWTimeout
+    url, n_code = lab_tutorial
+    with _shots(page, "tutorial1") as shot:
+        page.goto(url, timeout=UI_TIMEOUT)
+        cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+        expect(cells.first).to_be_visible()
+        expect(cells).to_have_count(n_code)
+        first_prompt = cells.first.locator(".jp-InputPrompt")
+        for attempt in range(6):  # "Run All Cells" before the kernel is connected does nothing: try again
+            dialog = page.locator(".jp-Dialog")
+            if dialog.count(): dialog.get_by_role("button", name=re.compile("^(Select|Ok)$", re.I)).click()
+            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-item:visible").filter(has_text=re.compile(r"^Run All Cells")).first.click()
+            try:
+                expect(first_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=8_000)
+                break
+            except AssertionError: page.keyboard.press("Escape")
+        # the last cell gets its number only when every cell above ran (an error stops the run there)
+        expect(cells.last.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=240_000)
+        shot("ran")
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").filter(
+            has_text=re.compile(r"Traceback|Error"))
+        assert errors.count() == 0, errors.first.inner_text()[:2000]
+        unrun = [i for i in range(n_code) if not re.search(r"\[\d+\]", cells.nth(i).locator(".jp-InputPrompt").inner_text())]
+        assert not unrun, f"code cells not run: {unrun}"
+        pictures = page.locator(".jp-OutputArea .jp-RenderedImage img")
+        assert pictures.count() >= 3
+        assert page.locator(f".jp-OutputArea {IMAGE}").count() >= 1, "no live preview widget"
+        for i in (0, pictures.count() - 1):
+            pictures.nth(i).scroll_into_view_if_needed()
+            assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+            shot(f"picture-{i}")
+        out = page.locator(".jp-NotebookPanel").inner_text()
+        assert "backup" in out.lower() or "task1_" in out, "no upload backup named in the outputs"
