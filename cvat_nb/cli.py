@@ -43,7 +43,8 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     "The `cvat-nb` argument parser with every registered subcommand."
-    p = _Parser(prog="cvat-nb", description="Review computer-vision annotations and prepare them for CVAT.")
+    p = _Parser(prog="cvat-nb", description="Review computer-vision annotations and prepare them for CVAT. Progress "
+                "bars are drawn only when stderr is a terminal.")
     p.add_argument("--version", action="version", version=f"cvat-nb {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, c in COMMANDS.items():
@@ -260,18 +261,40 @@ def _check_archive(args):
 def _(p): p.add_argument("path", help="archive folder or zip")
 
 # %% ../nbs/90_cli.ipynb #a5aca930
+def _positive(v:str) -> float:
+    "argparse type: a number of seconds above 0."
+    try: x = float(v)
+    except ValueError: x = -1.0
+    if not x > 0: raise argparse.ArgumentTypeError(f"expected seconds above 0, got {v!r}")
+    return x
+
+def _count(v:str) -> int:
+    "argparse type: a whole number, 0 or more."
+    if not v.strip().isdigit(): raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {v!r}")
+    return int(v)
+
 def _server_args(p):
     "The connection options every server subcommand takes."
     p.add_argument("--url", help="CVAT server URL (default $CVAT_URL); credentials come from $CVAT_ACCESS_TOKEN, "
-                   "or $CVAT_USERNAME and $CVAT_PASSWORD")
+                   "or $CVAT_USERNAME and $CVAT_PASSWORD (with no password set, a terminal run asks for it without "
+                   "echo)")
+    p.add_argument("--timeout", type=_positive, default=60.0, metavar="S",
+                   help="seconds to wait for the server to connect or to answer (60)")
+    p.add_argument("--retries", type=_count, default=3, metavar="N",
+                   help="times a read is sent again after a 5xx, a drop or a timeout (3); changes are never repeated")
+
+def _progress() -> bool:
+    "Draw transfer progress bars: only when stderr is a terminal."
+    try: return sys.stderr.isatty()
+    except (AttributeError, ValueError): return False
 
 def _connect(args):
     from cvat_nb.cvat import connect
-    return connect(url=args.url)
+    return connect(url=args.url, timeout=args.timeout, retries=args.retries)
 
 @command("tasks", "List the server's tasks: id, name, size, status", "CVAT_URL=http://localhost:8080 cvat-nb tasks --name street")
 def _tasks(args):
-    with _connect(args) as cv:
+    with _connect(args) as cv, cv._talk("listing tasks"):
         ts = [t for t in cv.client.tasks.list() if not args.name or args.name.lower() in t.name.lower()]
     for t in ts: print(f"{t.id}\t{t.name}\t{t.size}\t{t.status}")
     if not ts: print("no tasks" + (f" named like '{args.name}'" if args.name else ""), file=sys.stderr)
@@ -300,8 +323,13 @@ def _(p):
 @command("upload", "Check, back up the task's annotations, and import a COCO file into a task",
          "cvat-nb upload instances_default.json --task 12 --mode replace --out-dir backups/")
 def _upload(args):
+    from cvat_nb.cvat import ImportRunning
     with _connect(args) as cv:
-        m = cv.upload(args.file, args.task, mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir)
+        try: m = cv.upload(args.file, args.task, mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir,
+                           wait=args.wait, progress=_progress())
+        except ImportRunning as e:
+            if args.wait: raise
+            raise CvatNbError(f"{e}; to wait for it, run again with --wait SECONDS") from None
     print(f"uploaded {m['annotations']} annotations on {m['images']} images to task {m['task_id']} "
           f"'{m['task_name']}' ({m['mode']})" + (f"; backup {m['backup']}" if m["backup"] else ""))
     return 0
@@ -313,11 +341,13 @@ def _(p):
     p.add_argument("--mode", choices=("replace", "append"), default="replace", help="replace (default) or append")
     p.add_argument("--no-backup", action="store_true", help="do not export the current annotations first")
     p.add_argument("--out-dir", default=".", metavar="D", help="where the backup and the manifest go (.)")
+    p.add_argument("--wait", type=_positive, metavar="S", help="when an import is already running on the task, "
+                   "wait up to S seconds for it to end, then import (default: stop with an error at once)")
     _server_args(p)
 
 @command("download", "Export a task's annotations (no images) as a COCO zip", "cvat-nb download --task 12 --out task12.zip")
 def _download(args):
-    with _connect(args) as cv: ds = cv.download(args.task, args.out)
+    with _connect(args) as cv: ds = cv.download(args.task, args.out, progress=_progress())
     print(f"wrote {args.out}: {len(ds.images)} images, {len(ds.annotations)} annotations")
     return 0
 
@@ -331,7 +361,8 @@ def _(p):
          "cvat-nb create-task street instances_default.json --images images/")
 def _create_task(args):
     with _connect(args) as cv:
-        tid, path = cv.create_task(args.name, args.file, args.images, out_dir=args.out_dir, project=args.project)
+        tid, path = cv.create_task(args.name, args.file, args.images, out_dir=args.out_dir, project=args.project,
+                                   progress=_progress())
     print(f"created task {tid} '{args.name}'; frame map {path}")
     return 0
 
@@ -367,8 +398,8 @@ def _(p): p.add_argument("--port", type=int, default=8080, metavar="P", help="po
          "cvat-nb demo --out demo_out")
 def _demo(args):
     from cvat_nb.demo import run_demo
-    run = run_demo(args.out, url=args.url, samples=args.samples, offline=args.offline,
-                   log=lambda line: print(line, flush=True))
+    run = run_demo(args.out, url=args.url, samples=args.samples, offline=args.offline, timeout=args.timeout,
+                   retries=args.retries, log=lambda line: print(line, flush=True))
     if run.ok: return 0
     print(f"round trip: {len(run.roundtrip['changed'])} object(s) changed on the way; see {run.report}", file=sys.stderr)
     return 1

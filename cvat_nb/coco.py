@@ -359,7 +359,7 @@ def add_keypoints(self:Dataset, image_id:int, category, # a category with `keypo
                   keypoints, # flat triplets, or `(n, 3)` / `(n, 2)` points
                   bbox=None, # COCO box; by default the extent of the labelled points (at least 1 pixel)
                   **extra) -> int:
-    "Add a keypoint annotation (COCO Keypoints 1.0) with `num_keypoints`, `bbox` and `area`."
+    "Add a keypoint annotation (COCO Keypoints 1.0) with `num_keypoints`, `bbox`, `area` and `segmentation: []` (as CVAT writes)."
     cat = self.category(self.cat_id(category))
     names = cat.get("keypoints")
     if not names: raise CocoError(f"category '{cat['name']}' has no keypoint names", file=self.source,
@@ -373,6 +373,7 @@ def add_keypoints(self:Dataset, image_id:int, category, # a category with `keypo
                                          file=self.source, record=f"image {image_id}", field="bbox")
         lo, hi = lab.min(0), lab.max(0)
         bbox = [*lo.tolist(), *np.maximum(hi - lo, 1.0).tolist()]  # at least a pixel, so the box is a valid COCO box
+    extra.setdefault("segmentation", [])  # Datumaro, which CVAT's import runs on, warns when it is missing
     return self.add_annotation(image_id, cat["id"], keypoints=flat, num_keypoints=codecs.num_keypoints(flat),
                                bbox=[float(v) for v in bbox], area=float(bbox[2] * bbox[3]), **extra)
 

@@ -1,5 +1,5 @@
-"""Connect to a CVAT server, find a task, check a COCO dataset against the task before sending it, upload with a
-backup and a manifest, and download a task's annotations back as a `Dataset`; retry only what is safe to repeat.
+"""Connect to a CVAT server, find a task, upload a COCO dataset with a pre-flight check, a backup and a manifest, and
+download a task's annotations back as a `Dataset`; retry only what is safe to repeat.
 
 Docs: https://cvat-nb.github.io/cvat_nb/nbs/cvat.html.md"""
 
@@ -7,10 +7,10 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/cvat.html.md"""
 
 # %% ../nbs/11_cvat.ipynb #ef525e6e
 from __future__ import annotations
-import difflib, getpass, json, logging, os, re, sys, tempfile, time
+import getpass, json, logging, os, re, sys, tempfile, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlsplit
 from fastcore.basics import patch
 from urllib3.exceptions import (HTTPError, MaxRetryError, NewConnectionError, ConnectTimeoutError, ReadTimeoutError,
@@ -23,181 +23,13 @@ from cvat_sdk.core.helpers import DeferredTqdmProgressReporter
 from cvat_sdk.core.progress import BaseProgressReporter
 from .errors import CvatNbError
 from .coco import Dataset
-from .validate import Problem, Report, stem
+from .validate import Report
 from .export import for_cvat
+from .preflight import match_frames, preflight, fix_for_task, _near
 
 # %% auto #0
-__all__ = ['match_frames', 'preflight', 'fix_for_task', 'retry_policy', 'ImportRunning', 'Cvat', 'connect', 'task_labels',
+__all__ = ['retry_policy', 'ImportRunning', 'Cvat', 'connect', 'match_frames', 'preflight', 'fix_for_task', 'task_labels',
            'roundtrip']
-
-# %% ../nbs/11_cvat.ipynb #5bde8e05
-def _root(ids:list, keys:dict):
-    "CVAT's `find_dataset_root`: the directory prefix to put before item ids, found from the deepest id."
-    if not ids: return None
-    deepest = max(ids, key=lambda i: len(i.split("/")))
-    parts = deepest.split("/")
-    for k in keys:
-        if k.split("/")[-len(parts):] == parts:
-            prefix = os.path.dirname(k)[:-len(os.path.dirname(deepest)) or None]
-            return prefix.rstrip("/") or None
-    return None
-
-def match_frames(file_names:list, # `file_name`s of the COCO images
-                 frames:list): # the task's frames, `[{'name', 'width', 'height'}]` in frame order
-    "For each file name, `(frame number, how)` with how in `exact`, `root`, `number`; `(None, None)` when none matches."
-    keys = {stem(f["name"]): i for i, f in enumerate(frames)}
-    ids = [stem(n) if isinstance(n, str) else None for n in file_names]
-    root = _root([i for i in ids if i is not None], keys)
-    out = []
-    for i in ids:
-        if i is None: out.append((None, None))
-        elif i in keys: out.append((keys[i], "exact"))
-        elif root and f"{root}/{i}" in keys: out.append((keys[f"{root}/{i}"], "root"))
-        elif re.fullmatch(r"\d+", i) and int(i) < len(frames): out.append((int(i), "number"))
-        else: out.append((None, None))
-    return out
-
-# %% ../nbs/11_cvat.ipynb #ea003a82
-def _labels(labels:list) -> dict:
-    "Top-level labels by name as `{name: {'type', 'sublabels': [names]}}`, from dicts or SDK models."
-    out = {}
-    for l in labels:
-        d = l if isinstance(l, dict) else l.to_dict()
-        subs = [s if isinstance(s, str) else s["name"] for s in d.get("sublabels") or []]
-        out[d["name"]] = dict(type=d.get("type") or "any", sublabels=subs)
-    return out
-
-def _near(name:str, names) -> str:
-    "A short 'did you mean' list of the names closest to `name`."
-    names = list(names)
-    hits = [n for n in names if n.lower() == name.lower()] + difflib.get_close_matches(name, names, 3, 0.6)
-    hits = list(dict.fromkeys(hits))
-    return f"; near: {', '.join(repr(h) for h in hits)}" if hits else f"; the task has: {', '.join(map(repr, names[:10]))}"
-
-class _Pre:
-    "Collects problems for `preflight`."
-    def __init__(self): self.problems = []
-    def add(self, severity, code, message, hint="", **where):
-        self.problems.append(Problem(severity, code, message, hint, **where))
-    def err(self, *a, **k): self.add("error", *a, **k)
-    def warn(self, *a, **k): self.add("warning", *a, **k)
-
-# %% ../nbs/11_cvat.ipynb #2cfa4d1e
-def _check_top(p:_Pre, ds:Dataset):
-    "Sections the importer needs, and ids below 1."
-    for k in ("licenses", "info"):
-        if k not in ds.data: p.err("missing-section", f"no '{k}' section; CVAT's COCO reader fails ('Cannot find the "
-                                   f"{k} section')", "write one (for_cvat does)", field=k)
-    for kind in ("images", "annotations", "categories"):
-        for i, r in enumerate(getattr(ds, kind)):
-            v = r.get("id")
-            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-                p.err("bad-id", f"id must be an integer >= 1, got {v!r}", "renumber from 1 (for_cvat does)",
-                      record=f"{kind}[{i}]", field="id")
-
-def _check_images(p:_Pre, ds:Dataset, frames:list) -> dict:
-    "Match every image to a frame; image id → frame number for those that match."
-    names = [im.get("file_name") for im in ds.images]
-    seen_frame, seen_stem, out = {}, {}, {}
-    for im, fn, (f, how) in zip(ds.images, names, match_frames(names, frames)):
-        loc = dict(record=f"image {im.get('id')!r}", file_name=fn if isinstance(fn, str) else None)
-        if not isinstance(fn, str):
-            p.err("no-file-name", "file_name is missing", "give each image its frame's name", **loc); continue
-        s = stem(fn)
-        if s in seen_stem: p.err("same-stem", f"'{fn}' and '{seen_stem[s]}' are the same item to CVAT (extensions are "
-                                 "ignored): 'repeated item'", "rename or merge them", **loc)
-        seen_stem.setdefault(s, fn)
-        if f is None:
-            p.err("no-frame", f"'{fn}' matches no frame of the task (names are case-sensitive, extra directories "
-                  "fail); the whole import fails", "rename it to the frame's name (fix_for_task) or drop it", **loc)
-            continue
-        if f in seen_frame: p.err("duplicate-frame", f"'{fn}' and '{seen_frame[f]}' both match frame {f} "
-                                  f"'{frames[f]['name']}'", "keep one image per frame", **loc)
-        seen_frame.setdefault(f, fn)
-        if how == "number": p.warn("numeric-name", f"'{fn}' matches no frame name and is read as frame number {f} "
-                                   f"'{frames[f]['name']}'", "name it after the frame", **loc)
-        out[im.get("id")] = f
-    return out
-
-# %% ../nbs/11_cvat.ipynb #4ea921f4
-def _check_categories(p:_Pre, ds:Dataset, labels:dict):
-    "Used categories must be task labels by exact name; keypoint names must be the skeleton's sublabels."
-    cats = {c.get("id"): c for c in ds.categories}
-    used = {a.get("category_id") for a in ds.annotations}
-    for cid in sorted(used - set(cats), key=str):
-        p.err("undeclared-category", f"category id {cid!r} is used but not declared", "declare it or fix the "
-              "annotations", record=f"category {cid!r}")
-    for cid in sorted(used & set(cats), key=str):
-        c, name = cats[cid], cats[cid].get("name")
-        if name not in labels:
-            p.err("unknown-label", f"category '{name}' is not a label of the task{_near(str(name), labels)}",
-                  "rename the category or add the label to the task", record=f"category {cid!r}")
-        elif c.get("keypoints"):
-            lab = labels[name]
-            if lab["type"] != "skeleton":
-                p.err("not-skeleton", f"keypoint category '{name}' needs a skeleton label; the task's is "
-                      f"'{lab['type']}'", "use a skeleton label", record=f"category {cid!r}")
-            elif set(c["keypoints"]) != set(lab["sublabels"]):
-                p.err("keypoint-names", f"keypoints {c['keypoints']} are not the skeleton's points "
-                      f"{lab['sublabels']}", "rename the keypoints to the skeleton's", record=f"category {cid!r}")
-
-def _check_annotations(p:_Pre, ds:Dataset, frames:list, matched:dict):
-    "Unknown image ids (dropped silently), RLE sizes, `iscrowd`."
-    images = {im.get("id") for im in ds.images}
-    for i, a in enumerate(ds.annotations):
-        loc = dict(record=f"annotations[{i}] (id {a.get('id')!r})", image_id=a.get("image_id"))
-        if a.get("image_id") not in images:
-            p.err("unknown-image", f"image_id {a.get('image_id')!r} is not an image: CVAT drops this annotation "
-                  "SILENTLY", "add the image or remove the annotation", **loc); continue
-        if "iscrowd" not in a: p.warn("no-iscrowd", "no 'iscrowd' (CVAT before 2.69 fails)", "write iscrowd "
-                                      "(for_cvat does)", field="iscrowd", **loc)
-        seg, f = a.get("segmentation"), matched.get(a.get("image_id"))
-        if isinstance(seg, dict) and f is not None:
-            hw = [frames[f]["height"], frames[f]["width"]]
-            if list(seg.get("size") or []) != hw:
-                p.err("rle-size", f"mask size {seg.get('size')} is not frame {f}'s size {hw} (height, width)",
-                      "re-encode the mask at the frame's size", field="segmentation", **loc)
-
-# %% ../nbs/11_cvat.ipynb #4b428624
-def preflight(dataset, # a `Dataset`, or what `Dataset.load` reads
-              frames:list, # the task's frames `[{'name', 'width', 'height'}]` in frame order
-              labels:list) -> Report: # the task's top-level labels, with skeleton `sublabels`
-    "Every problem CVAT's COCO 1.0 import would hit with `dataset` in a task with these frames and labels."
-    ds, p = Dataset.load(dataset), _Pre()
-    _check_top(p, ds)
-    matched = _check_images(p, ds, frames)
-    _check_categories(p, ds, _labels(labels))
-    _check_annotations(p, ds, frames, matched)
-    return Report(p.problems, source=ds.source, target="cvat task")
-
-# %% ../nbs/11_cvat.ipynb #3851b03b
-def _by_base(frames:list) -> dict:
-    "Frame names by base stem (no directories, no extension)."
-    out = {}
-    for f in frames: out.setdefault(PurePosixPath(stem(f["name"])).name, []).append(f["name"])
-    return out
-
-def fix_for_task(dataset, # a `Dataset`, or what `Dataset.load` reads
-                 frames:list) -> tuple: # the task's frames `[{'name', ...}]`
-    "`(fixed dataset, changes)`: file names renamed to the matching frame names, images the task lacks dropped."
-    ds = Dataset.load(dataset)
-    names = [im.get("file_name") for im in ds.images]
-    base, taken = _by_base(frames), {f for f, _ in match_frames(names, frames) if f is not None}
-    index = {f["name"]: i for i, f in enumerate(frames)}
-    rename, drop, changes = {}, set(), []
-    for im, fn, (f, _) in zip(ds.images, names, match_frames(names, frames)):
-        if f is not None or not isinstance(fn, str): continue
-        cands = base.get(PurePosixPath(stem(fn)).name, [])
-        if len(cands) == 1 and index[cands[0]] not in taken:
-            rename[fn] = cands[0]; taken.add(index[cands[0]]); changes.append(f"renamed '{fn}' → '{cands[0]}'")
-        else:
-            drop.add(im.get("id"))
-            why = f"it matches {len(cands)} frames" if len(cands) > 1 else ("its frame is taken" if cands else "the task has no such frame")
-            n = sum(a.get("image_id") == im.get("id") for a in ds.annotations)
-            changes.append(f"dropped '{fn}' and its {n} annotation(s): {why}")
-    out = ds.replace(images=[im for im in ds.images if im.get("id") not in drop],
-                     annotations=[a for a in ds.annotations if a.get("image_id") not in drop])
-    return (out.rename(rename) if rename else out), changes
 
 # %% ../nbs/11_cvat.ipynb #c9993fc0
 class _Retry(Retry):
@@ -290,14 +122,17 @@ def _unreachable(url:str, e:Exception, timeout:float|None=None) -> CvatNbError:
 # %% ../nbs/11_cvat.ipynb #bd5571ec
 class ImportRunning(CvatNbError):
     "CVAT refused an import (HTTP 409): another import into the task is queued or running; `.rq_id` is its request."
-    def __init__(self, message:str, rq_id:str): super().__init__(message); self.rq_id = rq_id
+    def __init__(self, message:str, # what was refused, and what to do
+                 rq_id:str): # the id of the import that is running, for `Cvat.wait_request`
+        super().__init__(message); self.rq_id = rq_id
 
 class Cvat:
     "A logged-in CVAT client (the SDK's `Client` is `.client`); its repr shows the server and the user, never a secret."
     def __init__(self, client, url:str, user:str, org:str|None=None, timeout:float=60.0, retries:int=3):
         self.client, self.url, self.user, self.org = client, url, user, org
         self.timeout, self.retries = timeout, retries
-    def __repr__(self): return f"Cvat(url='{self.url}', user='{self.user}'" + (f", org='{self.org}')" if self.org else ")")
+    def __repr__(self):
+        return f"Cvat(url='{self.url}', user='{self.user}'" + (f", org='{self.org}')" if self.org else ")")
     def close(self): self.client.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
@@ -406,7 +241,8 @@ def find_task(self:Cvat, task):
         if hits: raise CvatNbError(f"{len(hits)} tasks are named '{task}' (ids {', '.join(str(t.id) for t in hits)}); "
                                    "pass the id instead")
         names = [t.name for t in self.client.tasks.list()]
-    raise CvatNbError(f"no task named '{task}' on {self.url}{_near(task, names) if names else '; the server has no tasks'}")
+    near = _near(task, names) if names else "; the server has no tasks"
+    raise CvatNbError(f"no task named '{task}' on {self.url}{near}")
 
 # %% ../nbs/11_cvat.ipynb #447fc50c
 @patch
@@ -552,128 +388,11 @@ def download(self:Cvat, task, # task id, name, URL or SDK task
         t.export_dataset(format, out, include_images=False, pbar=_bar(progress))
     return Dataset.load(out)
 
-# %% ../nbs/11_cvat.ipynb #c637a866
-def task_labels(dataset) -> list:
-    "CVAT label specs for `POST /api/tasks` from a dataset's categories (skeletons for keypoint categories)."
-    from cvat_nb.skeleton import Skeleton
-    ds = Dataset.load(dataset)
-    kp = {c.get("name") for c in ds.categories if c.get("keypoints")}
-    out, seen = [], set()
-    for c in ds.categories:
-        name = c.get("name")
-        if not c.get("keypoints") and c.get("supercategory") in kp: continue  # CVAT's per-keypoint categories
-        if name in seen: raise CvatNbError(f"two categories are named '{name}'; CVAT label names must be unique",
-                                           file=ds.source)
-        seen.add(name)
-        out.append(Skeleton.from_coco(c).cvat_label() if c.get("keypoints") else {"name": name, "type": "any",
-                                                                                 "attributes": []})
-    return out
-
-def _image_files(ds:Dataset, images_dir) -> list:
-    "The image files of `ds` in its image order; `CvatNbError` for a repeated base name or a missing file."
-    names = [im.get("file_name") for im in ds.images]
-    base = {}
-    for n in names: base.setdefault(PurePosixPath(str(n)).name, []).append(n)
-    dup = {b: ns for b, ns in base.items() if len(ns) > 1}
-    if dup:
-        first = "; ".join(f"'{b}' ← {', '.join(map(repr, ns))}" for b, ns in list(dup.items())[:3])
-        raise CvatNbError(f"{len(dup)} base name(s) are used by several images and CVAT keeps base names only: {first}",
-                          file=ds.source)
-    files, missing = [], []
-    for n in names:
-        p = next((q for q in (Path(images_dir) / n, Path(images_dir) / PurePosixPath(n).name) if q.is_file()), None)
-        (files.append(p) if p else missing.append(n))
-    if missing: raise CvatNbError(f"{len(missing)} image(s) not found in {images_dir}: "
-                                  f"{', '.join(map(repr, missing[:5]))}", file=ds.source)
-    return files
-
 # %% ../nbs/11_cvat.ipynb #8a6d31aa
-@patch
-def create_task(self:Cvat, name:str, # the new task's name
-                dataset, # a `Dataset`, or what `Dataset.load` reads: its categories and image order
-                images_dir, # folder the images' `file_name`s are relative to
-                out_dir=".", # where the file ↔ frame map JSON goes
-                project:int|None=None, # a project id: the task then uses the project's labels
-                progress:bool=True) -> tuple: # show an upload progress bar
-    "Create a task from `dataset`'s categories and images (in its order); `(task id, path of the frame map)`."
-    from cvat_sdk import models
-    ds = Dataset.load(dataset)
-    files = _image_files(ds, images_dir)
-    spec = dict(name=name, project_id=int(project)) if project is not None else dict(name=name, labels=task_labels(ds))
-    with self._talk(f"creating task '{name}'", tried="; cvat_nb never repeats a request that could create a second "
-                    "task: look for it on the server before creating it again"):
-        t = self.client.tasks.create_from_data(spec=models.TaskWriteRequest(**spec), resources=[str(f) for f in files],
-                                               data_params={"image_quality": 95, "sorting_method": "predefined"},
-                                               pbar=_bar(progress))
-        frames = [f.name for f in t.get_frames_info()]
-    by_base = {PurePosixPath(im["file_name"]).name: im["file_name"] for im in ds.images}
-    m = dict(task=t.id, name=name, url=f"{self.url}/tasks/{t.id}",
-             frames=[dict(frame=i, name=n, file_name=by_base.get(PurePosixPath(n).name)) for i, n in enumerate(frames)])
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    path = out / f"task{t.id}_frames.json"
-    path.write_text(json.dumps(m, indent=2))
-    return t.id, path
+import cvat_nb.review  # adds `Cvat.create_task` and `Cvat.review`
 
-# %% ../nbs/11_cvat.ipynb #7f7f4596
-def _is_mask(a:dict) -> bool: return isinstance(a.get("segmentation"), dict)
-
-def _normalized(sent:Dataset, back:Dataset) -> tuple:
-    "Both datasets with base-name file names, and `back`'s categories renumbered to `sent`'s ids by name."
-    base = lambda n: PurePosixPath(n).name
-    sent, back = sent.rename(base), back.rename(base)
-    ids = {c["name"]: c["id"] for c in sent.categories}
-    top = max([c["id"] for c in sent.categories] + [0])
-    mapping = {}
-    for c in back.categories:
-        if c["name"] in ids: mapping[c["id"]] = ids[c["name"]]
-        else: top += 1; mapping[c["id"]] = top
-    return sent, back.remap_categories(mapping)
-
-def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` reads
-              returned, # what the task gave back
-              iou:float=0.5) -> dict: # the IoU two objects need to be one
-    "Object-by-object comparison: per-category counts (with masks kept / lost) and the list of changed objects."
-    from cvat_nb.widgets import match, compare_counts
-    a, b = _normalized(Dataset.load(sent), Dataset.load(returned))
-    counts = {k: dict(v) for k, v in compare_counts(a, b, iou).items()}
-    names = {c["id"]: c["name"] for c in a.categories + b.categories}
-    changed, missing_images = [], []
-    for im in a.images:
-        other = b.index.img_by_name.get(im["file_name"])
-        if other is None:
-            missing_images.append(im["file_name"]); B = []
-        else: B = b.anns(other["id"])
-        A = a.anns(im["id"])
-        m = match(A, B, im["height"], im["width"], iou)
-        for (i, j), status in m["pairs"].items():
-            c = counts.setdefault(names.get(A[i]["category_id"]), {})
-            if _is_mask(A[i]):
-                kept = _is_mask(B[j])
-                c["masks_kept" if kept else "masks_lost"] = c.get("masks_kept" if kept else "masks_lost", 0) + 1
-                if not kept: status = "mask lost" if status == "matched" else f"{status}, mask lost"
-            if status != "matched":
-                changed.append(dict(image=im["file_name"], status=status, sent_id=A[i].get("id"),
-                                    returned_id=B[j].get("id"), category=names.get(A[i]["category_id"]),
-                                    returned_category=names.get(B[j]["category_id"])))
-        for i in m["missing"]:
-            if other is not None: counts.setdefault(names.get(A[i]["category_id"]), {}).setdefault("missing", 0)
-            changed.append(dict(image=im["file_name"], status="missing", sent_id=A[i].get("id"), returned_id=None,
-                                category=names.get(A[i]["category_id"]), returned_category=None))
-        for j in m["extra"]:
-            changed.append(dict(image=im["file_name"], status="extra", sent_id=None, returned_id=B[j].get("id"),
-                                category=None, returned_category=names.get(B[j]["category_id"])))
-    for n in missing_images:  # compare_counts skips images the other side lacks: count their objects here
-        for x in a.anns(a.index.img_by_name[n]["id"]):
-            c = counts.setdefault(names.get(x["category_id"]), {}); c["missing"] = c.get("missing", 0) + 1
-    ok = not changed and not missing_images
-    return dict(ok=ok, iou=iou, sent=len(a.annotations), returned=len(b.annotations), counts=counts,
-                changed=changed, missing_images=missing_images)
-
-@patch
-def review(self:Cvat, task, # task id, name, URL or SDK task
-           sent, # what was uploaded: a `Dataset`, or what `Dataset.load` reads
-           iou:float=0.5, out=None, # zip or folder for the download (a temporary folder by default)
-           format:str="COCO 1.0") -> dict:
-    "Download `task` and `roundtrip` it against `sent`."
-    if out is not None: return roundtrip(sent, self.download(task, out, format), iou)
-    with tempfile.TemporaryDirectory() as tmp: return roundtrip(sent, self.download(task, tmp, format), iou)
+_all_ = ["match_frames", "preflight", "fix_for_task", "task_labels", "roundtrip"]
+def __getattr__(name:str):
+    "`task_labels` and `roundtrip`, re-exported from `cvat_nb.review` when first asked for."
+    if name in ("task_labels", "roundtrip"): return getattr(cvat_nb.review, name)
+    raise AttributeError(f"module 'cvat_nb.cvat' has no attribute {name!r}")

@@ -22,7 +22,9 @@ __all__ = ['KINDS', 'Issues', 'cvat_rle_to_mask', 'mask_to_cvat_rle', 'meta_labe
 KINDS = {"polyline": "COCO has no open lines; not imported", "ellipse": "COCO has no ellipses; not imported",
          "ellipse as polygon": "approximated by a 32-gon", "cuboid": "COCO has no cuboids; not imported",
          "rotated box as polygon": "COCO boxes are axis-aligned; stored as the rotated rectangle's polygon",
-         "mixed shape types": "one label is used for several shape types; CVAT gives a label one type",
+         "mixed shape types": "the label has <points> and boxes, polygons or masks, which COCO puts in one category "
+                              "with keypoint names: CVAT's COCO Keypoints import (Datumaro) fails on its annotations "
+                              "without keypoints, and its COCO 1.0 import turns each points shape into its box",
          "label not in meta": "a shape's label is not among the <meta> labels",
          "degenerate polygon": "fewer than 3 points; not imported",
          "empty skeleton": "every point is outside; not imported", "empty mask": "no pixel set; not imported",
@@ -305,7 +307,9 @@ def _image(c, el, k) -> dict:
     try: return c.ds.image(c.ds.add_image(name, int(w), int(h)))
     except CvatNbError as e: c.fail(e.message, where, "name")
 
-def _survey(root, labels, issues) -> tuple:
+_AREAS = {"box", "polygon", "mask"}  # shapes COCO stores as instances; with `ellipses="polygon"` ellipses too
+
+def _survey(root, labels, issues, ellipses="skip") -> tuple:
     "Shape types used per label, the longest `<points>` shape per label, and skeleton point names seen."
     kinds, n, sub = {}, {}, {}
     for img in root.iterfind("image"):
@@ -317,8 +321,11 @@ def _survey(root, labels, issues) -> tuple:
             if el.tag == "skeleton":
                 for p in el.iterfind("points"):
                     if p.get("label") not in sub.setdefault(lab, []): sub[lab].append(p.get("label"))
+    # a label of type `any` mixes shape types as a matter of course; COCO holds that, except points beside areas
+    areas = _AREAS | ({"ellipse"} if ellipses == "polygon" else set())
     for lab, ks in kinds.items():
-        if len(ks) > 1: issues.add("mixed shape types", label=lab, detail=f"used as {', '.join(sorted(ks))}")
+        if "points" in ks and ks & areas:
+            issues.add("mixed shape types", label=lab, detail=f"used as {', '.join(sorted(ks))}")
     return kinds, n, sub
 
 def _categories(ds, labels, kinds, n, sub, issues):
@@ -342,7 +349,7 @@ def read_cvat_xml(path_or_zip, # annotations.xml, an unzipped export folder, or 
     root, issues = _root(raw, source), Issues()
     labels = meta_labels(root)
     ds = Dataset(source=source)
-    kinds, n, sub = _survey(root, labels, issues)
+    kinds, n, sub = _survey(root, labels, issues, ellipses)
     _categories(ds, labels, kinds, n, sub, issues)
     c = _Ctx(ds, issues, source, labels, ellipses)
     c.points_n = n

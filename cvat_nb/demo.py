@@ -79,16 +79,19 @@ def write_previews(dataset, # a `Dataset`, or what `Dataset.load` reads
 # %% ../nbs/13_demo.ipynb #3cb7451b
 @contextmanager
 def cvat_server(url:str|None=None, # a CVAT server; default `$CVAT_URL`, else a local stand-in
-                offline:bool=False): # use the stand-in even when `$CVAT_URL` is set
+                offline:bool=False, # use the stand-in even when `$CVAT_URL` is set
+                timeout:float=60.0, # seconds to wait for the server to connect or answer (`connect`'s `timeout`)
+                retries:int=3): # times a read is sent again after a 5xx, a drop or a timeout
     "Yield `(Cvat client, description)`: logged in to `url` or `$CVAT_URL`, or to a stand-in started for the block."
     from cvat_nb.cvat import connect
     url = None if offline else url or os.environ.get("CVAT_URL")
     if url:
-        with connect(url) as cv: yield cv, f"CVAT at {cv.url} as user '{cv.user}'"
+        with connect(url, timeout=timeout, retries=retries) as cv: yield cv, f"CVAT at {cv.url} as user '{cv.user}'"
         return
     from cvat_nb.standin import StandIn
     pw = secrets.token_urlsafe(12)
-    with StandIn(users={"demo": pw}) as srv, connect(srv.url, username="demo", password=pw, poll=0.05) as cv:
+    with StandIn(users={"demo": pw}) as srv, connect(srv.url, username="demo", password=pw, poll=0.05,
+                                                     timeout=timeout, retries=retries) as cv:
         yield cv, f"stand-in CVAT {srv.version} started at {srv.url} (to use yours, set CVAT_URL or pass its URL)"
 
 # %% ../nbs/13_demo.ipynb #e89dd532
@@ -219,10 +222,12 @@ def run_demo(out_dir="demo_out", # folder for every output (created; files of an
              url:str|None=None, # a CVAT server to use instead of the stand-in; default `$CVAT_URL`
              samples=None, # the samples folder; default: see `find_samples`
              offline:bool=False, # use the local stand-in even when `$CVAT_URL` is set
+             timeout:float=60.0, # seconds to wait for the server to connect or answer
+             retries:int=3, # times a read is sent again after a 5xx, a drop or a timeout
              log=print) -> DemoRun: # called with each step's line; None: silent
     "Run the whole preannotation pipeline on the bundled samples, one printed line per step; returns a `DemoRun`."
     run = DemoRun(_out_folder(out_dir), find_samples(samples))
-    with cvat_server(url, offline) as (cv, said):
+    with cvat_server(url, offline, timeout, retries) as (cv, said):
         if log: log(f"cvat_nb demo: samples from {run.samples}, outputs in {run.out_dir}")
         ds = _local_steps(run, log)
         back = _server_steps(run, log, cv, said, ds)

@@ -20,10 +20,11 @@ __all__ = ['for_cvat', 'plain_keypoints', 'split_by_ratio', 'split_by_prefix', '
 
 # %% ../nbs/09_export.ipynb #8292c2cc
 def for_cvat(dataset) -> Dataset:
-    "A copy with `info`, `licenses`, `iscrowd` everywhere, and keypoint names declared as CVAT needs them."
+    "A copy with `info`, `licenses`, `iscrowd`, `segmentation` everywhere, keypoint names declared as CVAT needs."
     ds = Dataset.load(dataset)
     data = {"info": {}, "licenses": [], **ds.data}
-    out = Dataset(data, ds.source).replace(annotations=[{"iscrowd": 0, **a} for a in ds.annotations],
+    anns = [{"iscrowd": 0, "segmentation": [], **a} for a in ds.annotations]  # CVAT writes both on every annotation
+    out = Dataset(data, ds.source).replace(annotations=anns,
                                            categories=[dict(c) for c in ds.categories])
     if any(c.get("id", 1) < 1 for c in out.categories):  # CVAT: category 0 is "annotation has no label"
         out = out.remap_categories({c["id"]: k for k, c in enumerate(out.categories, 1)})
@@ -185,13 +186,14 @@ def _publish(tmp:Path, final:Path, overwrite:bool):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     else: os.replace(tmp, final)
 
-def _zip_dir(src:Path, dest:Path, overwrite:bool):
+def _zip_dir(src:Path, dest:Path, overwrite:bool, names:dict|None=None): # names: folder path -> zip member name
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for p in sorted(src.rglob("*")):
-                if p.is_file(): z.write(p, p.relative_to(src).as_posix())
+                rel = p.relative_to(src).as_posix()
+                if p.is_file(): z.write(p, (names or {}).get(rel, rel))
         os.chmod(tmp, 0o644)
         _publish(Path(tmp), dest, overwrite)
     finally: Path(tmp).unlink(missing_ok=True)
@@ -220,9 +222,10 @@ def dataset_info(name:str, splits:dict, source=None) -> str:
 def write_archive(dataset, name:str|None=None, # archive name; default the file's stem without `_coco`
                   out_dir="archive_datasets", splits="train=.8,val=.1,test=.1", # ratios, "prefix", or {split: Dataset}
                   seed:int=0, images_dir=None, # images for a full archive (default: annotations only)
-                  zip:bool=False, split_dirs:bool=True, # write file names as {split}/{filename}
+                  zip:bool=False, # also write `<name>_archive.zip`, its JSON named `annotations/instances_<split>.json`
+                  split_dirs:bool=True, # write file names as {split}/{filename}
                   overwrite:bool=False) -> Path:
-    "Write `<name>_archive/` (and its zip) as seed 000's workflow lays it out; returns the folder."
+    "Write `<name>_archive/` as seed 000's workflow lays it out (and a zip CVAT imports); returns the folder."
     ds = for_cvat(dataset)
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise CvatNbError("is a file, not a folder to write into", file=out_dir)
@@ -245,7 +248,10 @@ def write_archive(dataset, name:str|None=None, # archive name; default the file'
             new.save(tmp/"annotations"/f"{name}_{s}.json")
             written[s] = new
         (tmp/"dataset_info.txt").write_text(dataset_info(name, written, ds.source))
-        if zip: _zip_dir(tmp, zpath, overwrite)
+        # the zip is what gets uploaded: its JSON members take the names CVAT's COCO importer looks for
+        kind = "person_keypoints" if any(c.get("keypoints") for c in ds.categories) else "instances"
+        if zip: _zip_dir(tmp, zpath, overwrite, {f"annotations/{name}_{s}.json": f"annotations/{kind}_{s}.json"
+                                                 for s in parts})
         _publish(tmp, final, overwrite)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)

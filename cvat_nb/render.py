@@ -33,6 +33,8 @@ def hex_rgb(c:str) -> tuple:
     "`(r, g, b)` of a hex colour `#rrggbb` (how CVAT and `Skeleton` write colours)."
     return tuple(int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
 
+def _rgb(c) -> tuple: return hex_rgb(c) if isinstance(c, str) else tuple(c)
+
 # %% ../nbs/07_render.ipynb #e823fced
 def _grid(h:int, w:int, hs:int, ws:int) -> np.ndarray:
     "Column-major flat indices, in the source image, of the pixels nearest the centres of an `hs`×`ws` display grid."
@@ -80,11 +82,13 @@ class Style:
     categories:frozenset|None=None # category ids to show; None: all
     outside:str="hidden" # keypoints with v=0: "hidden" or "ghost"
     line:int=2 # box and edge width
-    colors:dict=field(default_factory=dict) # category id -> (r, g, b), overrides `category_color`
-    skeleton_colors:dict=field(default_factory=dict) # keypoint name -> (r, g, b)
+    colors:dict=field(default_factory=dict) # category id -> (r, g, b) or "#rrggbb", overrides `category_color`
+    skeleton_colors:dict=field(default_factory=dict) # keypoint name -> (r, g, b) or "#rrggbb" (`Skeleton.colors`)
     ann_colors:dict|None=None # annotation index in the frame -> (r, g, b), overrides category colours
 
-    def color(self, cid) -> tuple: return self.colors.get(cid) or category_color(cid if isinstance(cid, int) else 0)
+    def color(self, cid) -> tuple:
+        c = self.colors.get(cid)
+        return _rgb(c) if c else category_color(cid if isinstance(cid, int) else 0)
 
     def shows(self, a:dict) -> bool:
         "True if annotation `a` passes the category and score filters."
@@ -172,7 +176,7 @@ def _blend(base, lab, colors, alpha, crowd, outlines) -> Image.Image:
     return Image.composite(Image.fromarray(colors[lab]), Image.fromarray(base), Image.fromarray(a))  # one C pass
 
 def _kp_color(style, names, k, cat_color):
-    return style.skeleton_colors.get(names[k]) if names and k < len(names) and names[k] in style.skeleton_colors \
+    return _rgb(style.skeleton_colors[names[k]]) if names and k < len(names) and names[k] in style.skeleton_colors \
         else cat_color
 
 def _draw_keypoints(d, a, cat, frame, style, color, warn):

@@ -6,7 +6,7 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/skeleton.html.md"""
 
 # %% ../nbs/06_skeleton.ipynb #9ef2e063
 from __future__ import annotations
-import math
+import math, re
 from dataclasses import dataclass, field
 import numpy as np
 from fastcore.basics import patch
@@ -24,8 +24,8 @@ class Skeleton:
     name:str # the COCO category and CVAT skeleton label name
     keypoints:list # keypoint names, in triplet order
     edges:list=field(default_factory=list) # pairs of keypoint names (or 1-based numbers)
-    colors:dict=field(default_factory=dict) # keypoint name -> "#rrggbb"; missing ones get a palette colour
-    color:str="#e6194b" # the skeleton's own (label) colour
+    colors:dict=field(default_factory=dict) # keypoint name -> "#rrggbb" or (r, g, b); others get a palette colour
+    color:str="#e6194b" # the skeleton's own (label) colour, "#rrggbb" or (r, g, b)
 
     def __post_init__(self):
         self.keypoints = list(self.keypoints)
@@ -33,7 +33,8 @@ class Skeleton:
             raise CvatNbError(f"skeleton '{self.name}': keypoint names must be unique and non-empty")
         self.edges = [tuple(self._name(v) for v in e) for e in self.edges]
         pal = _palette(len(self.keypoints))
-        self.colors = {k: self.colors.get(k, pal[i]) for i, k in enumerate(self.keypoints)}
+        self.colors = {k: _hex(self.colors.get(k, pal[i]), self.name) for i, k in enumerate(self.keypoints)}
+        self.color = _hex(self.color, self.name)
 
     def _name(self, v):
         if isinstance(v, str):
@@ -47,6 +48,19 @@ class Skeleton:
     def pairs(self) -> list:
         "Edges as 1-based keypoint numbers, as COCO's `skeleton` writes them."
         return [[self.keypoints.index(a) + 1, self.keypoints.index(b) + 1] for a, b in self.edges]
+
+    @property
+    def rgb(self) -> dict:
+        "Keypoint name -> `(r, g, b)`: the colours as `Style(skeleton_colors=...)` takes them."
+        return {k: tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for k, c in self.colors.items()}
+
+def _hex(c, name) -> str:
+    "`#rrggbb` of a hex string or an `(r, g, b)` tuple (CVAT's label specs want hex; drawing wants tuples)."
+    if isinstance(c, str) and re.fullmatch(r"#?[0-9a-fA-F]{6}", c): return "#" + c.lstrip("#").lower()
+    if isinstance(c, (tuple, list)) and len(c) == 3 and \
+            all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in c):
+        return "#" + "".join(f"{int(v):02x}" for v in c)
+    raise CvatNbError(f"skeleton '{name}': colour {c!r} is neither '#rrggbb' nor (r, g, b) with 0..255 values")
 
 def _palette(n):
     "`n` distinct, stable colours."
@@ -122,7 +136,9 @@ def add_poses(ds:Dataset, image_id:int, skeleton:Skeleton,
     keep = [i for i, kp in enumerate(p) if (kp[:, 2] > 0).any()]  # a pose with no labelled point has no extent
     sid = add_skeleton(ds, skeleton, cvat_layout)
     sc = None if scores is None else np.asarray(scores, float).reshape(-1)
-    return [ds.add_keypoints(image_id, sid, p[i], **({} if sc is None else {"score": float(sc[i])})) for i in keep]
+    # segmentation [] as CVAT's own export writes it; Datumaro (CVAT's COCO reader) warns on each pose without it
+    return [ds.add_keypoints(image_id, sid, p[i], segmentation=[], **({} if sc is None else {"score": float(sc[i])}))
+            for i in keep]
 
 # %% ../nbs/06_skeleton.ipynb #81291576
 def add_detections(ds:Dataset, image_id:int,

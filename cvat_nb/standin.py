@@ -1,6 +1,6 @@
 """A local, in-memory imitation of a CVAT 2.73 server that the real `cvat-sdk` client works against unchanged:
-create a task from images, import COCO 1.0 and COCO Keypoints 1.0 annotations, export them, with CVAT's own
-error messages, requests that can be held in flight, and injected faults.
+create a task from images, import COCO 1.0 and COCO Keypoints 1.0 annotations, export them (and as CVAT for images
+1.1), with CVAT's own error messages, requests that can be held in flight, and injected faults.
 
 Docs: https://cvat-nb.github.io/cvat_nb/nbs/standin.html.md"""
 
@@ -125,19 +125,18 @@ class StandIn:
 
     def annotations(self, task_id:int) -> dict:
         "The task's annotations in CVAT's internal form `{version, tags, shapes, tracks}`."
-        with self._lock:
-            t = self.tasks[task_id]
-            return json.loads(json.dumps(dict(version=t["version"], tags=[], shapes=t["shapes"], tracks=[])))
+        with self._lock: return json.loads(json.dumps(_view(self.tasks[task_id])))
 
-    def set_shapes(self, task_id:int, shapes:list):
-        "Replace the task's shapes (CVAT internal form; ids are given out here)."
-        with self._lock: self._put_shapes(self.tasks[task_id], shapes, append=False)
+    def set_shapes(self, task_id:int, shapes:list, tags:list=()):
+        "Replace the task's shapes and tags (CVAT internal form; ids are given out here)."
+        with self._lock: self._put_shapes(self.tasks[task_id], shapes, append=False, tags=tags)
 
-    def _put_shapes(self, t:dict, shapes:list, append:bool):
+    def _put_shapes(self, t:dict, shapes:list, append:bool, tags:list=()):
         new = [{**s, "id": self._next("shape")} for s in shapes]
         for s in new:  # skeleton elements are shapes too, with ids of their own
             if s.get("elements"): s["elements"] = [{**e, "id": self._next("shape")} for e in s["elements"]]
         t["shapes"] = (t["shapes"] if append else []) + new
+        t["tags"] = (t.get("tags", []) if append else []) + [{**g, "id": self._next("shape")} for g in tags]
         t["version"] += 1; t["updated"] = _now()
 
     def _make_label(self, spec:dict, tid:int, parent:int|None=None) -> dict:
@@ -255,7 +254,8 @@ def _route(s:StandIn, h, method:str, path:str, q:dict, body:bytes):
                          is_active=True, last_login=_now(), date_joined=_now(), has_analytics_access=False), {}
     if path == "/api/server/annotation/formats" and method == "GET":
         fmts = [dict(name=n, ext=e, version=n.rsplit(" ", 1)[1], enabled=True, dimension="2d") for n, e in FORMATS]
-        return 200, dict(importers=fmts, exporters=fmts), {}
+        return 200, dict(importers=[f for f in fmts if f["name"] in IMPORTABLE],
+                         exporters=[f for f in fmts if f["name"] in EXPORTABLE]), {}
     if path == "/api/tasks":
         if method == "POST": return _create_task(s, user, body)
         if method == "GET":
@@ -334,7 +334,7 @@ def _finish_data(s:StandIn, user:str, t:dict, files:list, params:dict):
 
 def _check_import(s:StandIn, t:dict, q:dict):
     fmt = q.get("format")
-    if fmt not in {n for n, _ in FORMATS}: raise HttpError(400, [f"Unknown input format '{fmt}'"])
+    if fmt not in IMPORTABLE: raise HttpError(400, [f"Unknown input format '{fmt}'"])
     mode = q.get("import_mode", "replace")
     if mode not in ("replace", "append"): raise HttpError(400, [f"Invalid import_mode='{mode}'. Allowed: replace, append"])
     if not t["has_data"]: raise HttpError(400, ["This task data has not been initialized yet"])
@@ -360,6 +360,9 @@ def _run_import(s:StandIn, user:str, t:dict, fmt:str, mode:str, data:bytes):
     else: _new_request(s, user, t, rq, "import:annotations", fmt, run())
     return 202, {"rq_id": rq}, {}
 
+def _view(t:dict) -> dict: return dict(version=t["version"], tags=t.get("tags", []), shapes=t["shapes"], tracks=[])
+def _no_ids(items:list) -> list: return [{k: v for k, v in x.items() if k != "id"} for x in items]
+
 def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, body:bytes):
     file_id = sub[len("/annotations/"):] if sub.startswith("/annotations/") else None
     if file_id:  # TUS chunk upload and offset query
@@ -378,14 +381,14 @@ def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bo
         raise HttpError(405, {"detail": f"Method \"{method}\" not allowed."})
     if method == "GET":
         if "format" in q or "action" in q: raise HttpError(410, _GONE_EXPORT.replace("{id}", str(t["id"])))
-        return 200, dict(version=t["version"], tags=[], shapes=t["shapes"], tracks=[]), {}
+        return 200, _view(t), {}
     if method == "PUT":
         if "format" in q or "rq_id" in q: raise HttpError(410, _GONE_IMPORT.replace("{id}", str(t["id"])))
         data = json.loads(body or b"{}")
-        s._put_shapes(t, [{k: v for k, v in x.items() if k != "id"} for x in data.get("shapes", [])], append=False)
-        return 200, dict(version=t["version"], tags=[], shapes=t["shapes"], tracks=[]), {}
+        s._put_shapes(t, _no_ids(data.get("shapes", [])), append=False, tags=_no_ids(data.get("tags", [])))
+        return 200, _view(t), {}
     if method == "DELETE":
-        t["shapes"] = []; t["version"] += 1
+        t["shapes"], t["tags"] = [], []; t["version"] += 1
         return 204, None, {}
     if method != "POST": raise HttpError(405, {"detail": f"Method \"{method}\" not allowed."})
     hd = h.headers
@@ -421,8 +424,8 @@ def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bo
         return _run_import(s, user, t, fmt, mode, files[0])
     if "format" in q: raise HttpError(400, ["Must upload a file or provide a TUS file id"])
     data = json.loads(body or b"{}")  # CVAT's synchronous create of internal-form shapes
-    s._put_shapes(t, [{k: v for k, v in x.items() if k != "id"} for x in data.get("shapes", [])], append=True)
-    return 200, dict(version=t["version"], tags=[], shapes=t["shapes"], tracks=[]), {}
+    s._put_shapes(t, _no_ids(data.get("shapes", [])), append=True, tags=_no_ids(data.get("tags", [])))
+    return 200, _view(t), {}
 
 def _task_route(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, body:bytes):
     tid = t["id"]
@@ -458,13 +461,14 @@ def _task_route(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bod
     if sub == "/dataset" and method in ("GET", "POST"): raise HttpError(410, _GONE_EXPORT.replace("{id}", str(tid)))
     if sub == "/dataset/export" and method == "POST":
         fmt = q.get("format")
-        if fmt not in {n for n, _ in FORMATS}: raise HttpError(400, [f"Unknown format specified for the request: '{fmt}'"])
+        if fmt not in EXPORTABLE: raise HttpError(400, [f"Unknown format specified for the request: '{fmt}'"])
         images = q.get("save_images", "false").lower() == "true"
         rq = _rq_id(action="export", target="task", target_id=tid, user_id=s.user_id(user),
                     subresource="dataset" if images else "annotations", format=fmt)
-        error, kind = None, "coco" if fmt == "COCO 1.0" else "coco_keypoints"
+        error, kind = None, {"COCO 1.0": "coco", "COCO Keypoints 1.0": "coco_keypoints"}.get(fmt, "cvat_for_images")
         try:
-            data = export_zip(fmt, t["frames"], t["labels"], t["shapes"], t["images"] if images else None)
+            data = export_zip(fmt, t["frames"], t["labels"], t["shapes"], t["images"] if images else None,
+                              tags=t.get("tags"), task=t)
             s.results[rq] = (data, f"task_{tid}_{'dataset' if images else 'annotations'}_{kind}.zip")
         except ImportFail as e: error = str(e)
         _new_request(s, user, t, rq, "export:" + ("dataset" if images else "annotations"), fmt, error,

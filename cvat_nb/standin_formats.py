@@ -11,6 +11,7 @@ import io, json, os, re, zipfile
 import xml.etree.ElementTree as ET
 import numpy as np
 from . import codecs
+from .standin_xml import shapes_to_cvat_xml
 
 # %% auto #0
 __all__ = ['FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'mask_to_cvat', 'cvat_to_mask', 'ImportFail', 'match_frame', 'coco_to_shapes',
@@ -18,9 +19,9 @@ __all__ = ['FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'mask_to_cvat', 'cvat_to_mask'
            'read_coco_upload', 'import_shapes', 'export_zip']
 
 # %% ../nbs/10a_standin_formats.ipynb #ddf99c04
-FORMATS = [("COCO 1.0", "JSON, ZIP"), ("COCO Keypoints 1.0", "JSON, ZIP")]
+FORMATS = [("COCO 1.0", "JSON, ZIP"), ("COCO Keypoints 1.0", "JSON, ZIP"), ("CVAT for images 1.1", "ZIP")]
 IMPORTABLE = {"COCO 1.0", "COCO Keypoints 1.0"}
-EXPORTABLE = {"COCO 1.0", "COCO Keypoints 1.0"}
+EXPORTABLE = {"COCO 1.0", "COCO Keypoints 1.0", "CVAT for images 1.1"}
 
 # %% ../nbs/10a_standin_formats.ipynb #85544c21
 def mask_to_cvat(mask:np.ndarray) -> list:
@@ -339,16 +340,23 @@ def import_shapes(coco, # the parsed COCO dict
     if fmt == "COCO 1.0": return coco_to_shapes(coco, frames, labels)
     _fail(f"the stand-in does not import '{fmt}'", "NotImplementedError")
 
-def export_zip(fmt:str, # "COCO 1.0" or "COCO Keypoints 1.0"
+def export_zip(fmt:str, # a name in `EXPORTABLE`
                frames:list, # the task's frames
                labels:list, # the task's labels
                shapes:list, # the task's CVAT shapes
-               images:dict|None=None) -> bytes: # file name → bytes, to include under `images/default/`
+               images:dict|None=None, # file name → bytes, to include under `images/default/` (XML: `images/`)
+               tags:list|None=None, # the task's tags (written by "CVAT for images 1.1" only)
+               task:dict|None=None) -> bytes: # the task's `id`, `name`, `owner`, dates, for the XML's `<meta>`
     "The zip CVAT's exporter for `fmt` writes, or `ImportFail` for a format the stand-in does not export."
     if fmt not in EXPORTABLE: _fail(f"the stand-in does not export '{fmt}'", "NotImplementedError")
-    to_coco = shapes_to_coco if fmt == "COCO 1.0" else shapes_to_coco_keypoints
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(f"annotations/{_member(fmt)}default.json", json.dumps(to_coco(frames, labels, shapes)))
-        for name, d in (images or {}).items(): zf.writestr(f"images/default/{name}", d)
+        if fmt == "CVAT for images 1.1":
+            try: zf.writestr("annotations.xml", shapes_to_cvat_xml(frames, labels, shapes, tags, task))
+            except ValueError as e: _fail(str(e), "ValueError")
+        else:
+            to_coco = shapes_to_coco if fmt == "COCO 1.0" else shapes_to_coco_keypoints
+            zf.writestr(f"annotations/{_member(fmt)}default.json", json.dumps(to_coco(frames, labels, shapes)))
+        folder = "images/" if fmt == "CVAT for images 1.1" else "images/default/"
+        for name, d in (images or {}).items(): zf.writestr(folder + name, d)
     return buf.getvalue()

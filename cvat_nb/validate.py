@@ -232,7 +232,6 @@ def cvat_keypoint_layout(self:_Checker, names):
 # %% ../nbs/03_validate.ipynb #df2b7f87
 @patch
 def annotations(self:_Checker):
-    self.both = 0
     for i, a, _ in self.ids("annotations", self.ds.annotations):
         rec = _rec("annotations", i, a)
         loc = dict(record=rec, ann_id=a.get("id"))
@@ -259,15 +258,11 @@ def annotations(self:_Checker):
         self.bbox(a, hw, seg_area, loc)
         self.area(a, seg_area, loc)
         self.keypoints(a, loc)
-    if self.cvat and self.both:
-        self.warn("cvat-box-dropped", f"{self.both} annotation(s) have both a bbox and a non-empty segmentation; "
-                  "CVAT imports the segmentation only and drops the box", "to get rectangles in CVAT, write "
-                  "boxes with segmentation []", record="annotations")
 
 # %% ../nbs/03_validate.ipynb #b5316878
 @patch
 def segmentation(self:_Checker, a, hw, loc):
-    "Check `segmentation`; returns (area, box) of what it covers when it can be computed, else None."
+    "Check `segmentation`; returns (area, box, perimeter or None for RLE) of what it covers, else None."
     seg = a.get("segmentation")
     if seg is None or seg == [] or seg == [[]]: return None
     if codecs.is_rle(seg):
@@ -278,8 +273,11 @@ def segmentation(self:_Checker, a, hw, loc):
         if hw and list(seg["size"]) != list(hw):
             self.err("rle-size", f"RLE size {seg['size']} is not the image's [height, width] = {list(hw)}",
                      "encode the mask at the image's size", field="segmentation", **loc); return None
-        if a.get("bbox"): self.both += 1
-        return sum(counts[1::2]), codecs.rle_bbox(seg)
+        if not sum(counts[1::2]):
+            self.warn("empty-mask", "the RLE mask has no pixel set: the object draws nothing and has no extent",
+                      "drop the annotation, or encode the mask that was meant", field="segmentation", **loc)
+            return None
+        return sum(counts[1::2]), codecs.rle_bbox(seg), None
     if not isinstance(seg, list):
         self.err("bad-type", f"segmentation must be a list of polygons or an RLE dict, got "
                  f"{json_type(seg)}", "", field="segmentation", **loc); return None
@@ -292,10 +290,20 @@ def segmentation(self:_Checker, a, hw, loc):
             self.err("bad-polygon", f"polygon {k} has {len(p)} numbers; a polygon needs an even count, at least 6",
                      "drop degenerate parts", field="segmentation", **loc); ok = False
     if not ok: return None
-    if a.get("bbox"): self.both += 1
+    areas = [codecs.polygon_area(p) for p in seg]
+    flat = [k for k, v in enumerate(areas) if v == 0]
+    if flat:
+        self.warn("empty-mask", ("the segmentation encloses no area" if len(flat) == len(seg) else
+                                 f"polygon(s) {flat} enclose no area") + " (all points on one line)",
+                  "drop the flat polygon(s), or the annotation", field="segmentation", **loc)
+        if len(flat) == len(seg): return None
     xs, ys = [v for p in seg for v in p[0::2]], [v for p in seg for v in p[1::2]]
-    area = sum(codecs.polygon_area(p) for p in seg)
-    return area, [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+    return sum(areas), [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)], sum(map(_perimeter, seg))
+
+def _perimeter(p) -> float:
+    "Length of a closed polygon's outline, from flat `[x1, y1, x2, y2, ...]`."
+    xy = list(zip(p[0::2], p[1::2]))
+    return sum(math.dist(u, v) for u, v in zip(xy, xy[1:] + xy[:1]))
 
 # %% ../nbs/03_validate.ipynb #e27e5e22
 def _near(a, b, slack): return abs(a - b) <= slack
@@ -325,9 +333,10 @@ def area(self:_Checker, a, seg, loc):
     if not _is_num(ar) or ar < 0:
         self.err("bad-type", f"area must be a non-negative number, got {ar!r}", "", field="area", **loc); return
     if seg is None: return
-    b = seg[1]
-    slack = 1.0 + 0.05 * seg[0] + (b[2] + b[3])
-    if not _near(ar, seg[0], slack):
+    px, _, per = seg
+    if per is None: lo = hi = 1.0 + 0.01 * px  # an RLE's area is its pixel count
+    else: hi = 1.0 + per / 2 + 0.01 * px; lo = 0.75 * (1.0 + per / 2) + 0.05 * px
+    if not px - lo <= ar <= px + hi:
         self.warn("area-mismatch", f"area {ar:g} does not match the segmentation's {seg[0]:g} pixels",
                   "recompute it (cvat_nb.codecs.segmentation_area)", field="area", **loc)
 

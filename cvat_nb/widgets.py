@@ -176,7 +176,18 @@ def _geom(a, h, w):
         except Exception: pass
     return None
 
-def match(anns_a:list, anns_b:list, h:int, w:int, iou:float=0.5) -> dict:
+def _cat_names(ds:Dataset) -> dict:
+    "`{category id: name}` of the categories that have both."
+    return {c["id"]: c["name"] for c in ds.categories if isinstance(c, dict) and "id" in c and c.get("name")}
+
+def _same_category(a:dict, b:dict, names_a:dict|None, names_b:dict|None) -> bool:
+    "True if `a` and `b` name the same category: by name when both sides name their ids, else by id."
+    na, nb = (names_a or {}).get(a.get("category_id")), (names_b or {}).get(b.get("category_id"))
+    return na == nb if na is not None and nb is not None else a.get("category_id") == b.get("category_id")
+
+def match(anns_a:list, anns_b:list, h:int, w:int, iou:float=0.5, *,
+          names_a:dict|None=None, # `{category id: name}` of the first side's categories
+          names_b:dict|None=None) -> dict: # the same for the second; without names, category ids are compared
     "Match two lists of annotations of one image: `{(i, j): status}` pairs and unmatched indices' statuses."
     ga, gb = [_geom(a, h, w) for a in anns_a], [_geom(b, h, w) for b in anns_b]
     ious = np.zeros((len(anns_a), len(anns_b)))
@@ -188,7 +199,7 @@ def match(anns_a:list, anns_b:list, h:int, w:int, iou:float=0.5) -> dict:
     for i, j in sorted(zip(*np.nonzero(ious >= iou)), key=lambda ij: -ious[ij]):
         if i in used_a or j in used_b: continue
         used_a.add(i); used_b.add(j)
-        same = anns_a[i].get("category_id") == anns_b[j].get("category_id")
+        same = _same_category(anns_a[i], anns_b[j], names_a, names_b)
         pairs[(int(i), int(j))] = "matched" if same else "relabelled"
     return {"pairs": pairs, "missing": [i for i in range(len(anns_a)) if i not in used_a],
             "extra": [j for j in range(len(anns_b)) if j not in used_b]}
@@ -196,17 +207,19 @@ def match(anns_a:list, anns_b:list, h:int, w:int, iou:float=0.5) -> dict:
 # %% ../nbs/08_widgets.ipynb #f54e9c6d
 def compare_counts(ds_a:Dataset, ds_b:Dataset, iou:float=0.5) -> dict:
     "Per-category counts of matched / relabelled / missing / extra objects over the images the two datasets share."
-    names = {c["id"]: c["name"] for c in ds_a.categories}
-    names.update({c["id"]: c["name"] for c in ds_b.categories if c["id"] not in names})
+    na, nb = _cat_names(ds_a), _cat_names(ds_b)
     out = {}
+    def count(names, a, status):
+        cid = a.get("category_id")
+        out.setdefault(names.get(cid, cid), Counter())[status] += 1
     for rec in ds_a.images:
         other = ds_b.index.img_by_name.get(rec["file_name"])
         if other is None: continue
         A, B = ds_a.anns(rec["id"]), ds_b.anns(other["id"])
-        m = match(A, B, rec["height"], rec["width"], iou)
-        for (i, j), s in m["pairs"].items(): out.setdefault(names.get(A[i]["category_id"]), Counter())[s] += 1
-        for i in m["missing"]: out.setdefault(names.get(A[i]["category_id"]), Counter())["missing"] += 1
-        for j in m["extra"]: out.setdefault(names.get(B[j]["category_id"]), Counter())["extra"] += 1
+        m = match(A, B, rec["height"], rec["width"], iou, names_a=na, names_b=nb)
+        for (i, j), s in m["pairs"].items(): count(na, A[i], s)  # a relabelled object counts under its first name
+        for i in m["missing"]: count(na, A[i], "missing")
+        for j in m["extra"]: count(nb, B[j], "extra")
     return {k: dict(v) for k, v in out.items()}
 
 def _counts_table(counts:dict, labels) -> str:
@@ -225,6 +238,7 @@ class Compare(W.VBox):
         self.ra, self.rb = Renderer(self.a, images, Style(width=width)), Renderer(self.b, images, Style(width=width))
         self.names = [i["file_name"] for i in self.a.images if i["file_name"] in self.b.index.img_by_name]
         self.iou, self.labels = iou, labels
+        self.still = b""  # JPEG of what is shown, both sides: the picture static pages get
         self.slider = W.IntSlider(0, 0, max(0, len(self.names) - 1), description="image", continuous_update=False)
         self.mode = W.ToggleButtons(options=["side by side", "overlaid"])
         self.left, self.right = W.Image(format="jpeg"), W.Image(format="jpeg")
@@ -242,15 +256,17 @@ class Compare(W.VBox):
         name = self.names[self.slider.value]
         ia, ib = self.a.image(name), self.b.image(name)
         A, B = self.a.anns(ia["id"]), self.b.anns(ib["id"])
-        m = match(A, B, ia["height"], ia["width"], self.iou)
+        m = match(A, B, ia["height"], ia["width"], self.iou, names_a=_cat_names(self.a), names_b=_cat_names(self.b))
         ca = {i: STATUS_COLORS[s] for (i, _), s in m["pairs"].items()} | {i: STATUS_COLORS["missing"] for i in m["missing"]}
         cb = {j: STATUS_COLORS[s] for (_, j), s in m["pairs"].items()} | {j: STATUS_COLORS["extra"] for j in m["extra"]}
-        left = self._colored(self.ra, self.a, name, ca)
+        left, right = self._colored(self.ra, self.a, name, ca), self._colored(self.rb, self.b, name, cb)
         if self.mode.value == "overlaid":
-            right = self._colored(self.rb, self.b, name, cb)
-            self.left.value, self.right.value = encode_image(((left.astype(np.uint16) + right) // 2).astype(np.uint8)), b""
+            both = ((left.astype(np.uint16) + right) // 2).astype(np.uint8)
+            self.left.value, self.right.value = encode_image(both), b""
+            self.still = encode_image(_captioned([both], [f"{self.labels[0]} + {self.labels[1]}"]))
         else:
-            self.left.value, self.right.value = encode_image(left), encode_image(self._colored(self.rb, self.b, name, cb))
+            self.left.value, self.right.value = encode_image(left), encode_image(right)
+            self.still = encode_image(_captioned([left, right], self.labels))
         n = Counter(m["pairs"].values())
         self.info.value = (f"<b>{html.escape(name)}</b>: {n['matched']} matched, {n['relabelled']} relabelled, "
                            f"{len(m['missing'])} missing from {self.labels[1]}, {len(m['extra'])} extra in {self.labels[1]}"
@@ -258,8 +274,20 @@ class Compare(W.VBox):
 
     def _repr_mimebundle_(self, **kw):
         data = super()._repr_mimebundle_(**kw)
-        if self.left.value: data.update(_fallback(self.left.value, "jpeg"))
+        if self.still: data.update(_fallback(self.still, "jpeg"))
         return data
+
+def _captioned(pictures:list, captions) -> np.ndarray:
+    "Pictures side by side, each with its caption above, on white: the static picture of a `Compare`."
+    from PIL import Image, ImageDraw
+    gap, top = 8, 18
+    h, w = max(p.shape[0] for p in pictures), sum(p.shape[1] for p in pictures) + gap * (len(pictures) - 1)
+    out = Image.new("RGB", (w, h + top), "white")
+    d, x = ImageDraw.Draw(out), 0
+    for p, c in zip(pictures, captions):
+        out.paste(Image.fromarray(p), (x, top)); d.text((x + 2, 3), str(c), fill=(0, 0, 0))
+        x += p.shape[1] + gap
+    return np.asarray(out)
 
 # %% ../nbs/08_widgets.ipynb #6e706e9a
 def stats_figure(dataset, bins:int=30):

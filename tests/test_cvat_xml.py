@@ -8,7 +8,7 @@ import pytest
 
 from cvat_nb import codecs
 from cvat_nb.errors import CvatNbError
-from cvat_nb.cvat_xml import read_cvat_xml, cvat_rle_to_mask, mask_to_cvat_rle, meta_labels, Issues
+from cvat_nb.cvat_xml import KINDS, read_cvat_xml, cvat_rle_to_mask, mask_to_cvat_rle, meta_labels, Issues
 
 META = """<meta><{kind}><id>1</id><name>t</name><labels>
 <label><name>car</name><type>any</type><attributes>
@@ -155,13 +155,30 @@ def test_ellipse_as_polygon_only_when_asked(tmp_path):
 
 
 def test_mixed_shape_types_and_unknown_labels(tmp_path):
+    # a label of type `any` with boxes and polygons is normal CVAT, and COCO keeps both: no issue
     ds, issues = read(tmp_path, doc(img('<box label="car" occluded="0" xtl="1" ytl="1" xbr="2" ybr="2"/>'
                                         '<polygon label="car" occluded="0" points="1,1;5,1;5,4"/>'
                                         '<box label="ghost" occluded="0" xtl="1" ytl="1" xbr="2" ybr="2"/>')))
     assert len(ds.annotations) == 3
-    mixed = [e for e in issues if e["kind"] == "mixed shape types"]
-    assert mixed == [dict(kind="mixed shape types", image=None, label="car", count=1, detail="used as box, polygon")]
+    assert "mixed shape types" not in issues.kinds()
+    assert ds.annotations[0]["segmentation"] == [] and ds.annotations[1]["segmentation"]  # CVAT reads back both
     assert issues.kinds()["label not in meta"] == 1 and ds.category("ghost")
+    assert "gives a label one type" not in KINDS["mixed shape types"]
+
+def test_points_beside_areas_in_one_label_is_an_issue(tmp_path):
+    # COCO puts both in one keypoint category: CVAT's COCO 1.0 import reads the points as boxes
+    ds, issues = read(tmp_path, doc(img('<box label="car" occluded="0" xtl="1" ytl="1" xbr="2" ybr="2"/>'
+                                        '<points label="car" occluded="0" points="1,1;2,2"/>'
+                                        '<ellipse label="spot" occluded="0" cx="3" cy="3" rx="1" ry="1"/>'
+                                        '<points label="spot" occluded="0" points="1,1"/>')))
+    mixed = [e for e in issues if e["kind"] == "mixed shape types"]
+    assert mixed == [dict(kind="mixed shape types", image=None, label="car", count=1, detail="used as box, points")]
+    assert ds.category("car")["keypoints"] == ["1", "2"]
+    assert "COCO 1.0 import turns each points shape into its box" in str(issues)
+    # an ellipse kept as a polygon is an area too
+    _, issues = read(tmp_path, doc(img('<ellipse label="spot" occluded="0" cx="3" cy="3" rx="1" ry="1"/>'
+                                       '<points label="spot" occluded="0" points="1,1"/>')), ellipses="polygon")
+    assert [e["label"] for e in issues if e["kind"] == "mixed shape types"] == ["spot"]
 
 
 def test_issues_class():

@@ -187,9 +187,13 @@ def test_check_archive_archive_folder_and_zip(tmp_path):
     arch = write_archive(src, out_dir=tmp_path / "out", splits="train=.5,val=.25,test=.25", zip=True)
     for target in (arch, arch.with_suffix(".zip")):
         res = check_archive(target)
-        assert sorted(n.split("/")[-1] for n, _, _ in res) == ["Street_test.json", "Street_train.json", "Street_val.json"]
+        # the folder keeps seed 000's names; the zip, which is uploaded, names its members as CVAT's importer wants
+        names = [f"Street_{s}.json" for s in ("test", "train", "val")] if target == arch else \
+            [f"instances_{s}.json" for s in ("test", "train", "val")]
+        assert sorted(n.split("/")[-1] for n, _, _ in res) == names
         for name, rep, counts in res:
-            d = Dataset.load(arch / name)
+            split = re.search(r"_(\w+)\.json$", name)[1]
+            d = Dataset.load(arch / "annotations" / f"Street_{split}.json")
             assert rep.errors == [] and "error" not in counts, (name, counts)
             assert (counts["items"], counts["categories"]) == (len(d.images), len(d.categories))
 
@@ -222,6 +226,39 @@ def test_archive_split_files_read_back_in_datumaro(tmp_path, make, kind):
         assert all(i.startswith(f"{split}/") for i in got["items"])
         total_imgs += len(got["items"]); total_anns += len(got["annotations"])
     assert (total_imgs, total_anns) == (len(ds.images), len(ds.annotations))
+
+def test_archive_zip_is_what_cvat_coco_importer_detects(tmp_path):
+    "CVAT's COCO importer wants annotations/instances_<subset>.json (person_keypoints_ for keypoints) in an uploaded zip."
+    dm = pytest.importorskip("datumaro")
+    src = save(instances_ds(), tmp_path / "in" / "Street_coco.json")
+    arch = write_archive(src, out_dir=tmp_path / "out", splits="train=.5,val=.5", zip=True)
+    z = arch.with_suffix(".zip")
+    with zipfile.ZipFile(z) as f:
+        assert sorted(n for n in f.namelist() if n.endswith(".json")) == ["annotations/instances_train.json",
+                                                                          "annotations/instances_val.json"]
+        f.extractall(tmp_path / "unzipped")
+    (tmp_path / "unzipped" / "images").mkdir()
+    assert "coco_instances" in dm.Environment().detect_dataset(str(tmp_path / "unzipped"))
+    data = dm.Dataset.import_from(str(tmp_path / "unzipped"), "coco_instances")
+    assert sorted(data.subsets()) == ["train", "val"] and len(data) == len(Dataset.load(src).images)
+    kp = write_archive(save(keypoints_ds(), tmp_path / "in" / "Pose_coco.json"), out_dir=tmp_path / "out",
+                       splits="train=.5,val=.5", zip=True)
+    assert sorted(n for n in zipfile.ZipFile(kp.with_suffix(".zip")).namelist() if n.endswith(".json")) == \
+        ["annotations/person_keypoints_train.json", "annotations/person_keypoints_val.json"]
+
+def test_keypoints_get_segmentation_so_datumaro_does_not_warn(tmp_path, caplog):
+    "CVAT writes segmentation [] on keypoints; without it Datumaro warns once per annotation."
+    pytest.importorskip("datumaro")
+    assert all(a["segmentation"] == [] for a in keypoints_ds().annotations)  # add_poses writes it
+    sample = Dataset.load(SAMPLES / "coco" / "person_keypoints_default.json")  # as other tools write it: no segmentation
+    sample = sample.replace(annotations=[{k: v for k, v in a.items() if k != "segmentation"} for a in sample.annotations])
+    fixed = for_cvat(sample)
+    assert all(a["segmentation"] == [] for a in fixed.annotations)
+    for name, ds in (("raw", sample), ("fixed", fixed)):
+        caplog.clear()
+        with caplog.at_level("WARNING"): dm_import(plain_keypoints(ds).to_json(), "person_keypoints", tmp_path / name)
+        missing = [r for r in caplog.records if "Missing annotation field 'segmentation'" in r.getMessage()]
+        assert len(missing) == (len(sample.annotations) if name == "raw" else 0), name
 
 # ---------------------------------------------------------------------------------------------------------------
 # Splits
@@ -346,9 +383,10 @@ def test_archive_layout_as_seed_000(tmp_path):
              "annotations/QuadrupedFoot_val.json", "dataset_info.txt"]
     assert listing(arch) == files
     assert sorted(os.listdir(out)) == ["QuadrupedFoot_archive", "QuadrupedFoot_archive.zip"]  # no temporaries
-    with zipfile.ZipFile(out / "QuadrupedFoot_archive.zip") as z:
-        assert sorted(z.namelist()) == files
-        assert all(z.read(f) == (arch / f).read_bytes() for f in files)
+    with zipfile.ZipFile(out / "QuadrupedFoot_archive.zip") as z:  # the same bytes, JSON named for CVAT's importer
+        zipped = {f: f.replace("QuadrupedFoot_", "instances_") for f in files}
+        assert sorted(z.namelist()) == sorted(zipped.values())
+        assert all(z.read(m) == (arch / f).read_bytes() for f, m in zipped.items())
     sizes = {}
     for s in SPLITS3:
         d = Dataset.load(arch / "annotations" / f"QuadrupedFoot_{s}.json")
@@ -402,7 +440,8 @@ def test_full_archive_with_images(tmp_path):
         for i in d.images:
             assert (arch / "images" / i["file_name"]).read_bytes() == (SAMPLES / "images" / Path(i["file_name"]).name).read_bytes()
             assert f"images/{i['file_name']}" in imgs
-    assert sorted(zipfile.ZipFile(arch.with_suffix(".zip")).namelist()) == listing(arch)
+    assert sorted(zipfile.ZipFile(arch.with_suffix(".zip")).namelist()) == \
+        sorted(f.replace("annotations/Street_", "annotations/instances_") for f in listing(arch))
 
 def test_archive_refuses_overwrite_and_overwrite_replaces(tmp_path):
     src = save(synthetic_ds(8, rare=0), tmp_path / "in" / "X_coco.json")
@@ -424,7 +463,7 @@ def test_archive_refuses_overwrite_and_overwrite_replaces(tmp_path):
     assert len(Dataset.load(arch / "annotations/X_train.json").images) == 2
     assert sorted(os.listdir(out)) == ["X_archive", "X_archive.zip"]
     with zipfile.ZipFile(arch.with_suffix(".zip")) as z:
-        assert len(json.loads(z.read("annotations/X_train.json"))["images"]) == 2
+        assert len(json.loads(z.read("annotations/instances_train.json"))["images"]) == 2
 
 def test_archive_failure_midway_leaves_nothing(tmp_path):
     imgs = tmp_path / "imgs"

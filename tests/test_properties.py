@@ -364,3 +364,36 @@ def test_clip_bbox_keeps_boxes_inside(h, w, data):
     x = data.draw(st.integers(0, w - 1)); y = data.draw(st.integers(0, h - 1))
     b = [x, y, data.draw(st.integers(0, w - x)), data.draw(st.integers(0, h - y))]
     assert codecs.clip_bbox(b, h, w) == [float(v) for v in b]
+
+# ---------------------------------------------------------------------------------------------------------------
+# `validate`'s area tolerance: no warning for the areas tools really write, a warning for wrong ones
+
+def _area_codes(seg, area, bbox):
+    from cvat_nb.validate import validate
+    d = {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64}], "categories": [{"id": 1, "name": "c"}],
+         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "segmentation": seg, "area": area,
+                          "bbox": bbox}]}
+    return set(validate(d).codes())
+
+@SETTINGS
+@given(st.integers(0, 30), st.integers(0, 30), st.integers(2, 30), st.integers(2, 30))
+def test_area_tolerance_on_pixel_blocks(x, y, w, h):
+    "A w×h block of pixels: traced along pixel edges or through pixel centres, its pixel count is a right area."
+    edge = [float(v) for v in (x, y, x + w, y, x + w, y + h, x, y + h)]
+    centre = [float(v) for v in (x, y, x + w - 1, y, x + w - 1, y + h - 1, x, y + h - 1)]
+    for poly in (edge, centre):
+        box = [poly[0], poly[1], poly[2] - poly[0], poly[5] - poly[1]]
+        raster = float(cocomask.area(cocomask.merge(cocomask.frPyObjects([poly], 64, 64))))
+        for area in (w * h, raster):
+            assert "area-mismatch" not in _area_codes([poly], area, box), (poly, area)
+        if poly is centre and min(w, h) < 3: continue  # a shape of a pixel or two: 0 may be what pycocotools writes
+        for wrong in (0, 4 * w * h):  # forgotten, or in other units
+            assert "area-mismatch" in _area_codes([poly], wrong, box), (poly, wrong)
+    rle = codecs.encode_mask(np.pad(np.ones((h, w), np.uint8), ((y, 64 - y - h), (x, 64 - x - w))))
+    assert "area-mismatch" not in _area_codes(rle, w * h, [x, y, w, h])
+    assert "area-mismatch" in _area_codes(rle, w * h + 2 + 0.02 * w * h, [x, y, w, h])
+
+def test_empty_masks_are_reported():
+    assert "empty-mask" in _area_codes({"size": [64, 64], "counts": [64 * 64]}, 0, [0, 0, 1, 1])
+    assert "empty-mask" in _area_codes([[1, 1, 2, 2, 3, 3]], 0, [1, 1, 2, 2])
+    assert "empty-mask" not in _area_codes([[1, 1, 3, 1, 3, 3]], 2, [1, 1, 2, 2])

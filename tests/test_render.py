@@ -123,6 +123,37 @@ def test_match_and_compare():
     c.mode.value = "overlaid"
     assert c.left.value and "relabelled" in c.info.value
 
+def _still(c):
+    import base64, io
+    return Image.open(io.BytesIO(base64.b64decode(c._repr_mimebundle_()["image/jpeg"])))
+
+def test_compare_matches_categories_by_name_when_cvat_renumbers():
+    sent = Dataset.load("samples/coco/instances_default.json")
+    # CVAT's export numbers categories itself: the same names under other ids
+    back = sent.remap_categories({c["id"]: k for k, c in enumerate(reversed(sent.categories), 1)})
+    assert [c["id"] for c in back.categories] != [c["id"] for c in sent.categories]
+    counts = compare_counts(sent, back)
+    assert all(set(v) == {"matched"} for v in counts.values()), counts
+    assert counts == compare_counts(sent, sent)
+    c = Compare(sent, back, "samples/images", width=200)
+    assert "0 relabelled" in c.info.value
+    # without names, ids are what there is to compare
+    a = [{"category_id": 1, "bbox": [0, 0, 10, 10]}]
+    b = [{"category_id": 2, "bbox": [0, 0, 10, 10]}]
+    assert match(a, b, 20, 20)["pairs"] == {(0, 0): "relabelled"}
+    assert match(a, b, 20, 20, names_a={1: "car"}, names_b={2: "car"})["pairs"] == {(0, 0): "matched"}
+    assert match(a, b, 20, 20, names_a={1: "car"}, names_b={})["pairs"] == {(0, 0): "relabelled"}
+
+def test_compare_still_shows_both_sides():
+    sent = Dataset.load("samples/coco/instances_default.json")
+    c = Compare(sent, sent, "samples/images", width=200)
+    wide = _still(c)
+    assert wide.width >= 2 * 200 and wide.height > c.ra.render(c.names[0]).shape[0]  # two pictures and captions
+    left = np.asarray(Image.open(__import__("io").BytesIO(c.left.value)))
+    assert wide.height - left.shape[0] < 40
+    c.mode.value = "overlaid"
+    assert _still(c).width < wide.width  # one overlaid picture
+
 def test_previewer_finds_problem_images_itself_and_filters_by_score_range():
     ds = Dataset.load("samples/coco/instances_default.json")
     ds = ds.replace(annotations=[dict(a) for a in ds.annotations])
@@ -134,3 +165,16 @@ def test_previewer_finds_problem_images_itself_and_filters_by_score_range():
     before = pv.img.value
     pv.score.value = (0.65, 1.0)  # image 1's sign scores 0.6: hidden
     assert pv.img.value != before
+
+def test_skeleton_colours_given_as_hex_or_rgb_draw_the_same():
+    from cvat_nb.skeleton import Skeleton, add_poses
+    hexed = Skeleton("person", ["nose", "tail"], [(1, 2)], colors={"nose": "#ff0000", "tail": "#0000FF"})
+    tupled = Skeleton("person", ["nose", "tail"], [(1, 2)], colors={"nose": (255, 0, 0), "tail": (0, 0, 255)})
+    assert hexed == tupled and hexed.rgb == {"nose": (255, 0, 0), "tail": (0, 0, 255)}
+    assert hexed.cvat_label()["sublabels"][1]["color"] == "#0000ff"  # CVAT gets hex either way
+    ds = Dataset()
+    i = ds.add_image("a.jpg", 40, 30)
+    add_poses(ds, i, hexed, [[[10, 10, 2], [30, 20, 2]]])
+    img = np.full((30, 40, 3), 128, np.uint8)
+    out = Renderer(ds, lambda name: img, Style(width=None, labels=False, boxes=False)).render(i, skeleton_colors=hexed.rgb)
+    assert tuple(out[10, 10]) == (255, 0, 0) and tuple(out[20, 30]) == (0, 0, 255)

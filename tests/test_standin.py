@@ -85,6 +85,8 @@ def test_server_version_and_formats(client):
     fmts = client.api_client.server_api.retrieve_annotation_formats()[0]
     names = {f.name for f in fmts.importers}
     assert {"COCO 1.0", "COCO Keypoints 1.0"} <= names
+    # as on a real server, CVAT's XML exports as "CVAT for images 1.1" and is not an importer under that name
+    assert "CVAT for images 1.1" in {f.name for f in fmts.exporters} and "CVAT for images 1.1" not in names
 
 
 def test_create_task_frames_labels_jobs(client, server):
@@ -795,3 +797,82 @@ def test_fault_drop_and_injected_statuses(server, task, capfd):
     checked = check_contract(server)
     assert ("POST", "/api/tasks/{id}/dataset/export", 409) in checked  # the injected 409 is a valid RqId
     assert "Traceback" not in capfd.readouterr().err  # drops are quiet
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CVAT for images 1.1 export
+
+XML_LABELS = LABELS[:2] + [
+    {"name": "sign", "type": "any", "attributes": [{"name": "lit", "input_type": "checkbox", "mutable": False,
+                                                    "default_value": "false", "values": ["false", "true"]}]},
+    Skeleton("walker", ["head", "foot"], [("head", "foot")]).cvat_label(),
+    {"name": "lamp", "type": "points"}, {"name": "day", "type": "tag"}]
+
+
+def _objects(ds) -> list:
+    "Sorted `(file name, category, kind, geometry)` of a dataset's boxes, polygon parts and masks (masks as pixels)."
+    cat = {c["id"]: c["name"] for c in ds.categories}
+    name = {im["id"]: im["file_name"] for im in ds.images}
+    out = []
+    for a in ds.annotations:
+        seg, key = a.get("segmentation"), (name[a["image_id"]], cat[a["category_id"]])
+        if isinstance(seg, dict): out.append((*key, "mask", codecs.decode_rle(seg).tobytes()))
+        elif seg: out += [(*key, "polygon", tuple(round(v, 2) for v in part)) for part in seg if part]
+        elif "keypoints" not in a: out.append((*key, "box", tuple(round(v, 2) for v in a["bbox"])))
+    return sorted(out)
+
+
+def test_cvat_xml_export_via_sdk_reads_back_exactly(server, client, tmp_path):
+    from cvat_nb.coco import Dataset
+    from cvat_nb.cvat_xml import read_cvat_xml
+    t = new_task(client, labels=XML_LABELS, name="xml")
+    t.import_annotations("COCO 1.0", SAMPLE)
+    labels = {l.name: l for l in t.get_labels()}
+    sub = {s.name: s.id for s in labels["walker"].sublabels}
+    lit = next(a.id for a in labels["sign"].attributes if a.name == "lit")
+    common = dict(occluded=False, outside=False, group=0, source="manual", z_order=0, rotation=0.0, attributes=[])
+    extra = [{**common, "type": "rectangle", "frame": 0, "label_id": labels["sign"].id, "points": [5, 6, 25.5, 40],
+              "attributes": [{"spec_id": lit, "value": "true"}]},
+             {**common, "type": "skeleton", "frame": 1, "label_id": labels["walker"].id, "points": [], "elements": [
+                 {**common, "type": "points", "frame": 1, "label_id": sub["head"], "points": [10, 20], "occluded": True},
+                 {**common, "type": "points", "frame": 1, "label_id": sub["foot"], "points": [12, 60], "outside": True}]},
+             {**common, "type": "points", "frame": 2, "label_id": labels["lamp"].id, "points": [5, 6, 7.25, 8]}]
+    tags = [{"frame": 3, "label_id": labels["day"].id, "group": 0, "source": "manual", "attributes": []}]
+    server.set_shapes(t.id, shapes(server, t) + extra, tags=tags)
+    assert raw(server, "GET", f"/api/tasks/{t.id}/annotations")[0] == 200  # the tags view, checked by the schema below
+
+    out = tmp_path / "xml.zip"
+    t.export_dataset("CVAT for images 1.1", out, include_images=False)
+    z = zipfile.ZipFile(out)
+    assert z.namelist() == ["annotations.xml"]
+    xml = z.read("annotations.xml").decode()
+    assert "<name>xml</name>" in xml and "<parent>walker</parent>" in xml and 'rle="' in xml and 'left="' in xml
+
+    ds, issues = read_cvat_xml(out)
+    assert len(issues) == 0, str(issues)
+    sent = Dataset.load(SAMPLE)
+    back = _objects(ds)
+    assert [o for o in back if o[:3] != ("street_01.jpg", "sign", "box") or o[3] != (5, 6, 20.5, 34)] == _objects(sent)
+    assert ("street_01.jpg", "sign", "box", (5, 6, 20.5, 34)) in back
+    assert sum(o[2] == "mask" for o in back) == sum(isinstance(a["segmentation"], dict) for a in sent.annotations) > 0
+    by = lambda cat: [a for a in ds.annotations if ds.category(a["category_id"])["name"] == cat]
+    sign = next(a for a in by("sign") if a["bbox"] == [5, 6, 20.5, 34])
+    assert sign["attributes"] == {"occluded": False, "lit": True}
+    (walker,), (lamp,) = by("walker"), by("lamp")
+    assert ds.category("walker")["keypoints"] == ["head", "foot"] and ds.category("walker")["skeleton"] == [[1, 2]]
+    assert (walker["image_id"], walker["keypoints"]) == (2, [10, 20, 1, 0, 0, 0])  # occluded → v=1, outside → 0
+    assert (lamp["image_id"], lamp["keypoints"]) == (3, [5, 6, 2, 7.25, 8, 2])
+    assert ds.images[3]["classifications"] == [{"label": "day"}]
+    assert [im["file_name"] for im in ds.images] == [f.name for f in t.get_frames_info()]
+
+    # a COCO re-import replaces the tags too, as CVAT's replace does
+    t.import_annotations("COCO 1.0", SAMPLE)
+    assert server.annotations(t.id)["tags"] == []
+    checked = check_contract(server)
+    assert {("POST", "/api/tasks/{id}/dataset/export", 202), ("GET", "/api/tasks/{id}/annotations/", 200)} <= checked
+
+
+def test_cvat_xml_is_not_an_import_format(server, task, tmp_path):
+    with pytest.raises(cvat_sdk.exceptions.ApiException) as e:
+        task.import_annotations("CVAT for images 1.1", SAMPLE)
+    assert e.value.status == 400 and b"Unknown input format 'CVAT for images 1.1'" in e.value.body

@@ -30,7 +30,7 @@ def ann(id=1, image_id=1, category_id=1, **kw):
             "segmentation": [[1, 1, 5, 1, 5, 4, 1, 4]], "bbox": [1, 1, 4, 3], "area": 12, **kw}
 
 def base(images=None, annotations=None, categories=None) -> dict:
-    "A COCO dict that validates clean as COCO; as CVAT it only draws the cvat-box-dropped warning (polygon + bbox)."
+    "A COCO dict that validates clean as COCO; clean as CVAT too."
     return {"info": {}, "licenses": [], "images": images if images is not None else [img()],
             "annotations": annotations if annotations is not None else [ann()],
             "categories": categories if categories is not None else [cat()]}
@@ -181,6 +181,14 @@ def geometry():
     report("bbox_missing.json", base(annotations=[{k: v for k, v in ann().items() if k != "bbox"}]), ["missing-key"])
     report("bbox_outside_warning.json", base(annotations=[box([6, 4, 5, 5])]), ["bbox-outside"], exit=0)
     report("area_mismatch_warning.json", base(annotations=[ann(area=40)]), ["area-mismatch"], exit=0)
+    # a 3×2 rectangle whose area was left at 0: the old tolerance (1 + 5% + w + h) let it pass
+    small = [[1, 1, 4, 1, 4, 3, 1, 3]]
+    report("area_zero_small_polygon.json", base(annotations=[ann(segmentation=small, bbox=[1, 1, 3, 2], area=0)]),
+           ["area-mismatch"], exit=0)
+    report("empty_mask_rle.json", base(annotations=[rle_ann({"size": [6, 8], "counts": [48]})]), ["empty-mask"],
+           exit=0)
+    report("empty_mask_flat_polygon.json", base(annotations=[ann(segmentation=[[1, 1, 3, 2, 5, 3]], area=0)]),
+           ["empty-mask"], exit=0)
     # Python's json writes NaN for a float('nan') area; only Python's own reader takes it back
     raw("area_nan.json", json.dumps(base(annotations=[ann(area=float("nan"))])).encode(), exit=1, codes=["bad-type"])
     # PowerShell's `Out-File` default: UTF-16 with a byte-order mark. Readable, so nothing to report.
