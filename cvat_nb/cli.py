@@ -292,24 +292,69 @@ def _connect(args):
     from cvat_nb.cvat import connect
     return connect(url=args.url, timeout=args.timeout, retries=args.retries)
 
-@command("tasks", "List the server's tasks: id, name, size, status", "CVAT_URL=http://localhost:8080 cvat-nb tasks --name street")
+def _task_args(p):
+    "`--task` and `--project`, for the subcommands that act on one task."
+    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    p.add_argument("--project", metavar="P", help="project id, exact name or URL: look for the task's name only in "
+                   "this project (task names need not be unique)")
+
+def _the_task(cv, args):
+    "The task `--task` (within `--project`, when given) names."
+    return cv.find_task(args.task, project=args.project) if args.project else args.task
+
+@command("projects", "List the server's projects: id, name, number of tasks",
+         "CVAT_URL=http://localhost:8080 cvat-nb projects")
+def _projects(args):
+    with _connect(args) as cv, cv._talk("listing projects"):
+        ps = [p for p in cv.client.projects.list() if not args.name or args.name.lower() in p.name.lower()]
+    for p in ps: print(f"{p.id}\t{p.name}\t{p.tasks.count} tasks")
+    if not ps: print("no projects" + (f" named like '{args.name}'" if args.name else ""), file=sys.stderr)
+    return 0
+
+@_projects.args
+def _(p):
+    p.add_argument("--name", metavar="N", help="only projects whose name contains N (case-insensitive)")
+    _server_args(p)
+
+@command("tasks", "List the server's tasks: id, name, size, status, project",
+         "CVAT_URL=http://localhost:8080 cvat-nb tasks --name street")
 def _tasks(args):
-    with _connect(args) as cv, cv._talk("listing tasks"):
-        ts = [t for t in cv.client.tasks.list() if not args.name or args.name.lower() in t.name.lower()]
-    for t in ts: print(f"{t.id}\t{t.name}\t{t.size}\t{t.status}")
-    if not ts: print("no tasks" + (f" named like '{args.name}'" if args.name else ""), file=sys.stderr)
+    with _connect(args) as cv:
+        scope = dict(project_id=cv.find_project(args.project).id) if args.project else {}
+        with cv._talk("listing tasks"):
+            ts = [t for t in cv.client.tasks.list(**scope) if not args.name or args.name.lower() in t.name.lower()]
+    for t in ts: print(f"{t.id}\t{t.name}\t{t.size}\t{t.status}" + (f"\tproject {t.project_id}" if t.project_id else ""))
+    if not ts: print("no tasks" + (f" named like '{args.name}'" if args.name else "") +
+                     (f" in project {args.project}" if args.project else ""), file=sys.stderr)
     return 0
 
 @_tasks.args
 def _(p):
     p.add_argument("--name", metavar="N", help="only tasks whose name contains N (case-insensitive)")
+    p.add_argument("--project", metavar="P", help="only tasks of this project (id, exact name or URL)")
+    _server_args(p)
+
+@command("task", "Show one task: labels (skeleton points, attributes), frames in order, jobs",
+         "cvat-nb task 12    # or: cvat-nb task 'day 1' --project streets")
+def _task(args):
+    from cvat_nb.cvat import describe_task
+    with _connect(args) as cv: info = cv.task_info(args.task, project=args.project)
+    print(json.dumps(info, indent=1) if args.json else describe_task(info, frames=args.frames))
+    return 0
+
+@_task.args
+def _(p):
+    p.add_argument("task", metavar="T", help="task id, exact name or URL")
+    p.add_argument("--project", metavar="P", help="project id, exact name or URL: look for the task's name only there")
+    p.add_argument("--frames", type=_count, default=8, metavar="N", help="frames to list (8; the rest are counted)")
+    p.add_argument("--json", action="store_true", help="print everything as JSON (all frames)")
     _server_args(p)
 
 @command("check", "Check a COCO file against a task's frames and labels before uploading (exit 1 on errors)",
          "cvat-nb check instances_default.json --task 12")
 def _check(args):
     from cvat_nb.export import for_cvat as _fc
-    with _connect(args) as cv: r = cv.preflight(_fc(Dataset.load(args.file)), args.task)
+    with _connect(args) as cv: r = cv.preflight(_fc(Dataset.load(args.file)), _the_task(cv, args))
     for p in r.problems: print(p)
     print(r.summary())
     return 0 if r.ok else 1
@@ -317,7 +362,7 @@ def _check(args):
 @_check.args
 def _(p):
     p.add_argument("file", help="COCO JSON file, or a zip holding one")
-    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    _task_args(p)
     _server_args(p)
 
 @command("upload", "Check, back up the task's annotations, and import a COCO file into a task",
@@ -325,7 +370,7 @@ def _(p):
 def _upload(args):
     from cvat_nb.cvat import ImportRunning
     with _connect(args) as cv:
-        try: m = cv.upload(args.file, args.task, mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir,
+        try: m = cv.upload(args.file, _the_task(cv, args), mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir,
                            wait=args.wait, progress=_progress())
         except ImportRunning as e:
             if args.wait: raise
@@ -337,7 +382,7 @@ def _upload(args):
 @_upload.args
 def _(p):
     p.add_argument("file", help="COCO JSON file, or a zip holding one")
-    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    _task_args(p)
     p.add_argument("--mode", choices=("replace", "append"), default="replace", help="replace (default) or append")
     p.add_argument("--no-backup", action="store_true", help="do not export the current annotations first")
     p.add_argument("--out-dir", default=".", metavar="D", help="where the backup and the manifest go (.)")
@@ -347,13 +392,13 @@ def _(p):
 
 @command("download", "Export a task's annotations (no images) as a COCO zip", "cvat-nb download --task 12 --out task12.zip")
 def _download(args):
-    with _connect(args) as cv: ds = cv.download(args.task, args.out, progress=_progress())
+    with _connect(args) as cv: ds = cv.download(_the_task(cv, args), args.out, progress=_progress())
     print(f"wrote {args.out}: {len(ds.images)} images, {len(ds.annotations)} annotations")
     return 0
 
 @_download.args
 def _(p):
-    p.add_argument("--task", required=True, metavar="T", help="task id, exact name or URL")
+    _task_args(p)
     p.add_argument("--out", required=True, metavar="F", help="zip file to write, or a folder")
     _server_args(p)
 
@@ -372,7 +417,8 @@ def _(p):
     p.add_argument("file", help="COCO JSON file: labels from its categories, images in its order")
     p.add_argument("--images", required=True, metavar="DIR", help="folder the file names are relative to")
     p.add_argument("--out-dir", default=".", metavar="D", help="where the file-to-frame map goes (.)")
-    p.add_argument("--project", type=int, metavar="ID", help="create it in this project (uses its labels)")
+    p.add_argument("--project", metavar="P", help="create it in this project (id, exact name or URL); it then uses "
+                   "the project's labels, which must include every category")
     _server_args(p)
 
 @command("standin", "Run the stand-in CVAT server (in memory, for trying things out) until Ctrl-C",

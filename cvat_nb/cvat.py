@@ -28,8 +28,8 @@ from .export import for_cvat
 from .preflight import match_frames, preflight, fix_for_task, _near
 
 # %% auto #0
-__all__ = ['retry_policy', 'ImportRunning', 'Cvat', 'connect', 'match_frames', 'preflight', 'fix_for_task', 'task_labels',
-           'roundtrip']
+__all__ = ['retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'match_frames', 'preflight', 'fix_for_task',
+           'task_labels', 'roundtrip']
 
 # %% ../nbs/11_cvat.ipynb #c9993fc0
 class _Retry(Retry):
@@ -226,36 +226,104 @@ def connect(url:str|None=None, # server URL, e.g. `http://localhost:8080`; defau
     return Cvat(c, safe, user, org, timeout, retries)
 
 # %% ../nbs/11_cvat.ipynb #6a9bf7af
+def _id_of(ref, kind:str) -> int|None:
+    "The id in `ref`: an int, digits, or a URL holding `/<kind>s/<id>`; None for a name."
+    if isinstance(ref, int): return ref
+    if str(ref).strip().isdigit(): return int(ref)
+    m = re.search(rf"/{kind}s/(\d+)", str(ref)) if "://" in str(ref) else None
+    return int(m.group(1)) if m else None
+
+def _one(kind:str, ref:str, hits:list, names:list, where:str) -> object:
+    "The single exact-name hit, or one error naming the clash or the near matches."
+    if len(hits) == 1: return hits[0]
+    if hits: raise CvatNbError(f"{len(hits)} {kind}s are named '{ref}'{where} (ids {', '.join(str(h.id) for h in hits)}); "
+                               "pass the id instead")
+    near = _near(ref, names, f"{kind}s{where} are") if names else f"; there are no {kind}s{where}"
+    raise CvatNbError(f"no {kind} named '{ref}'{where}{near}")
+
 @patch
-def find_task(self:Cvat, task):
+def find_project(self:Cvat, project):
+    "The SDK project for an id, an exact name, a project URL or an SDK project; `CvatNbError` when none or several match."
+    if hasattr(project, "id") and hasattr(project, "get_tasks"): return project
+    pid = _id_of(project, "project")
+    if pid is not None:
+        with self._talk(f"reading project {pid}", missing=f"no project {pid} on {self.url}"):
+            return self.client.projects.retrieve(pid)
+    with self._talk(f"looking for project '{project}'"):
+        hits = [p for p in self.client.projects.list(name=project) if p.name == project]
+        names = [] if hits else [p.name for p in self.client.projects.list()]
+    return _one("project", project, hits, names, f" on {self.url}")
+
+@patch
+def find_task(self:Cvat, task,
+              project=None): # look only in this project (id, name, URL or SDK project)
     "The SDK task for an id, an exact name, a task URL or an SDK task; `CvatNbError` when none or several match."
-    if hasattr(task, "id") and hasattr(task, "import_annotations"): return task
-    m = re.search(r"/tasks/(\d+)", str(task)) if "://" in str(task) else None
-    tid = int(task) if isinstance(task, int) or str(task).strip().isdigit() else int(m.group(1)) if m else None
-    if tid is not None:
+    p = self.find_project(project) if project is not None else None
+    where = f" in project '{p.name}' (id {p.id})" if p else f" on {self.url}"
+    if hasattr(task, "id") and hasattr(task, "import_annotations"): t = task
+    elif (tid := _id_of(task, "task")) is not None:
         with self._talk(f"reading task {tid}", missing=f"no task {tid} on {self.url}"):
-            return self.client.tasks.retrieve(tid)
-    with self._talk(f"looking for task '{task}'"):
-        hits = [t for t in self.client.tasks.list(name=task) if t.name == task]
-        if len(hits) == 1: return hits[0]
-        if hits: raise CvatNbError(f"{len(hits)} tasks are named '{task}' (ids {', '.join(str(t.id) for t in hits)}); "
-                                   "pass the id instead")
-        names = [t.name for t in self.client.tasks.list()]
-    near = _near(task, names) if names else "; the server has no tasks"
-    raise CvatNbError(f"no task named '{task}' on {self.url}{near}")
+            t = self.client.tasks.retrieve(tid)
+    else:
+        scope = dict(project_id=p.id) if p else {}
+        with self._talk(f"looking for task '{task}'"):
+            hits = [t for t in self.client.tasks.list(name=task, **scope) if t.name == task]
+            names = [] if hits else [t.name for t in self.client.tasks.list(**scope)]
+        t = _one("task", task, hits, names, where)
+    if p and t.project_id != p.id:
+        raise CvatNbError(f"task {t.id} '{t.name}' is not in project '{p.name}' (id {p.id})" +
+                          (f"; it is in project {t.project_id}" if t.project_id else "; it is in no project"))
+    return t
 
 # %% ../nbs/11_cvat.ipynb #447fc50c
+def _attrs(l) -> list:
+    return [dict(name=a.name, input_type=str(a.input_type), values=list(a.values), default_value=a.default_value,
+                 mutable=a.mutable) for a in (getattr(l, "attributes", None) or [])]
+
 @patch
-def task_info(self:Cvat, task) -> dict:
-    "Id, name, size, labels (skeleton sublabels), frames in order and jobs of a task."
-    t = self.find_task(task)
+def task_info(self:Cvat, task,
+              project=None) -> dict: # look the task's name up only in this project
+    "Id, name, project, size, labels (skeleton sublabels, attributes), frames in order and jobs of a task."
+    t = self.find_task(task, project=project)
     with self._talk(f"reading task {t.id}"):
-        labels = [dict(name=l.name, type=l.type, sublabels=[s.name for s in (l.sublabels or [])])
+        labels = [dict(name=l.name, type=str(l.type), attributes=_attrs(l),
+                       sublabels=[s.name for s in (l.sublabels or [])],
+                       sublabel_attributes={s.name: _attrs(s) for s in (l.sublabels or []) if _attrs(s)})
                   for l in t.get_labels()]
         frames = [dict(name=f.name, width=f.width, height=f.height) for f in t.get_frames_info()]
         jobs = [dict(id=j.id, start_frame=j.start_frame, stop_frame=j.stop_frame, stage=str(j.stage),
                      state=str(j.state)) for j in t.get_jobs()]
-    return dict(id=t.id, name=t.name, size=len(frames), labels=labels, frames=frames, jobs=jobs)
+    return dict(id=t.id, name=t.name, url=f"{self.url}/tasks/{t.id}", project_id=t.project_id, size=len(frames),
+                labels=labels, frames=frames, jobs=jobs)
+
+def _attr_text(a:dict) -> str:
+    kind = a["input_type"] + (": " + ", ".join(a["values"]) if a["values"] and a["input_type"] in ("select", "radio")
+                              else "")
+    return f"{a['name']} [{kind}{', mutable' if a['mutable'] else ''}]"
+
+def describe_task(info:dict, # what `Cvat.task_info` returns
+                  frames:int=8) -> str: # how many frames to list (first ones and the last)
+    "A few readable lines about a task: labels with sublabels and attributes, frames in order, jobs."
+    n, lines = info["size"], []
+    lines.append(f"task {info['id']} '{info['name']}'" + (f" in project {info['project_id']}" if info.get("project_id")
+                 else "") + f": {n} frame{'s' * (n != 1)}, {len(info['jobs'])} job{'s' * (len(info['jobs']) != 1)}"
+                 + (f"  {info['url']}" if info.get("url") else ""))
+    lines.append(f"labels ({len(info['labels'])}):")
+    for l in info["labels"]:
+        line = f"  {l['name']} ({l['type']})"
+        if l["sublabels"]: line += " points: " + ", ".join(l["sublabels"])
+        if l.get("attributes"): line += "; attributes: " + ", ".join(map(_attr_text, l["attributes"]))
+        lines.append(line)
+    lines.append(f"frames ({n}):")
+    shown = list(range(n)) if n <= frames else list(range(frames - 1)) + [n - 1] if frames > 0 else []
+    if n and not shown: lines.append(f"  … {n} not listed")
+    for k, i in enumerate(shown):
+        if k and i != shown[k - 1] + 1: lines.append(f"  … {i - shown[k - 1] - 1} more")
+        f = info["frames"][i]
+        lines.append(f"  {i:>4}  {f['name']}  {f['width']}×{f['height']}")
+    lines.append("jobs:")
+    lines += [f"  {j['id']}: frames {j['start_frame']}–{j['stop_frame']}, {j['stage']}, {j['state']}" for j in info["jobs"]]
+    return "\n".join(lines)
 
 def _task_preflight(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
                     task) -> Report: # task id, name, URL or SDK task

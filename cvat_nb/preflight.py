@@ -53,13 +53,13 @@ def _labels(labels:list) -> dict:
         out[d["name"]] = dict(type=d.get("type") or "any", sublabels=subs)
     return out
 
-def _near(name:str, names) -> str:
-    "A short 'did you mean' list of the names closest to `name`."
+def _near(name:str, names, has:str="the task has") -> str:
+    "A short 'did you mean' list of the names closest to `name`, else the first few of `names`."
     names = list(names)
     hits = [n for n in names if n.lower() == name.lower()] + difflib.get_close_matches(name, names, 3, 0.6)
     hits = list(dict.fromkeys(hits))
     if hits: return f"; near: {', '.join(map(repr, hits))}"
-    return f"; the task has: {', '.join(map(repr, names[:10]))}"
+    return f"; {has}: {', '.join(map(repr, names[:10]))}" + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 class _Pre:
     "Collects problems for `preflight`, each located in the dataset's file `source`."

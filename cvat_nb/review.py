@@ -58,13 +58,21 @@ def create_task(self:Cvat, name:str, # the new task's name
                 dataset, # a `Dataset`, or what `Dataset.load` reads: its categories and image order
                 images_dir, # folder the images' `file_name`s are relative to
                 out_dir=".", # where the file ↔ frame map JSON goes
-                project:int|None=None, # a project id: the task then uses the project's labels
+                project=None, # a project (id, name, URL or SDK project): the task then uses the project's labels
                 progress:bool=True) -> tuple: # show an upload progress bar
     "Create a task from `dataset`'s categories and images (in its order); `(task id, path of the frame map)`."
     from cvat_sdk import models
     ds = Dataset.load(dataset)
     files = _image_files(ds, images_dir)
-    spec = dict(name=name, project_id=int(project)) if project is not None else dict(name=name, labels=task_labels(ds))
+    labels = task_labels(ds)
+    if project is not None:
+        p = self.find_project(project)
+        with self._talk(f"reading the labels of project {p.id}"): have = {l.name for l in p.get_labels()}
+        lack = [l["name"] for l in labels if l["name"] not in have]
+        if lack: raise CvatNbError(f"project '{p.name}' (id {p.id}) has no label for {len(lack)} categor"
+                                   f"{'y' if len(lack) == 1 else 'ies'}: {', '.join(map(repr, lack[:10]))}; add "
+                                   "them to the project first (nothing was created)", file=ds.source)
+    spec = dict(name=name, project_id=p.id) if project is not None else dict(name=name, labels=labels)
     with self._talk(f"creating task '{name}'", tried="; cvat_nb never repeats a request that could create a second "
                     "task: look for it on the server before creating it again"):
         t = self.client.tasks.create_from_data(spec=models.TaskWriteRequest(**spec), resources=[str(f) for f in files],

@@ -19,21 +19,25 @@ from .standin_wire import *
 from .standin_formats import _BINDINGS, _DM, _ann_type, _dataset_root, _fail, _stem
 from .standin_wire import (_GONE_EXPORT, _GONE_IMPORT, _REASONS, _Server, _authenticate, _data_meta, _date,
                                   _injected_body, _job_read, _label_read, _now, _paginate, _request_read, _rq_id,
-                                  _settle, _task_read, _user)
+                                  _settle, _task_read, _user, _project_read)
 _all_ = ["JSON_CT", "FORMATS", "IMPORTABLE", "EXPORTABLE", "image_size", "parse_multipart", "mask_to_cvat", "cvat_to_mask",
          "ImportFail", "match_frame", "coco_to_shapes", "coco_keypoints_to_shapes", "shapes_to_coco",
          "shapes_to_coco_keypoints", "skeleton_layout", "HttpError", "Faults", "read_coco_upload", "import_shapes",
-         "export_zip"]
+         "import_upload", "export_zip"]
 
 # %% auto #0
 __all__ = ['StandIn', 'JSON_CT', 'FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'image_size', 'parse_multipart', 'mask_to_cvat',
            'cvat_to_mask', 'ImportFail', 'match_frame', 'coco_to_shapes', 'coco_keypoints_to_shapes', 'shapes_to_coco',
            'shapes_to_coco_keypoints', 'skeleton_layout', 'HttpError', 'Faults', 'read_coco_upload', 'import_shapes',
-           'export_zip']
+           'import_upload', 'export_zip']
 
 # %% ../nbs/10_standin.ipynb #6dfbe33c
 _COLORS = ["#33ddff", "#fa3253", "#34d1b7", "#ff007c", "#ddff33", "#24b353", "#b83df5", "#66ff66", "#32b7fa", "#ffcc33"]
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+def _unique_labels(labels:list):
+    names = [l["name"] for l in labels]
+    if len(set(names)) != len(names): raise HttpError(400, ["All label names must be unique"])
 
 def _natural_key(s:str): return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
@@ -47,7 +51,7 @@ class StandIn:
         self.port, self.users = port, dict(users if users is not None else {"django": "A1b2c345"})
         self.tokens = dict(tokens or {})
         self.sessions, self.exchanges = {}, []  # sessionid → (username, csrftoken)
-        self.tasks, self.jobs, self.requests, self.uploads, self.results = {}, {}, {}, {}, {}
+        self.projects, self.tasks, self.jobs, self.requests, self.uploads, self.results = {}, {}, {}, {}, {}, {}
         self._ids = {}
         self.faults = Faults()  # injected failures, see `Faults.add`
         self.hold_imports = False  # True: imports stay `queued` until `release_imports()`; a second one gets 409
@@ -101,14 +105,27 @@ class StandIn:
     # -- seeding and inspection
     def user_id(self, username:str) -> int: return sorted(self.users).index(username) + 1 if username in self.users else 1
 
-    def add_task(self, name:str, labels:list, owner:str|None=None, project_id:int|None=None) -> int:
-        "Create a task (no data yet) from label specs like `{'name':..., 'type':..., 'sublabels':[...]}`; its id."
+    def add_project(self, name:str, labels:list, owner:str|None=None) -> int:
+        "Create a project from label specs (as `add_task` takes them); its id. Its tasks share these labels."
         with self._lock:
-            names = [l["name"] for l in labels]
-            if len(set(names)) != len(names): raise HttpError(400, ["All label names must be unique"])
+            _unique_labels(labels)
+            pid = self._next("project")
+            self.projects[pid] = dict(id=pid, name=name, owner=owner or next(iter(self.users), "django"),
+                                      labels=[self._make_label(l, pid) for l in labels], created=_now(), updated=_now())
+            return pid
+
+    def add_task(self, name:str, labels:list, owner:str|None=None, project_id:int|None=None) -> int:
+        "Create a task (no data yet) from label specs like `{'name':..., 'type':..., 'sublabels':[...]}`, or in a project; its id."
+        with self._lock:
+            if project_id is not None:
+                if project_id not in self.projects:
+                    raise HttpError(400, {"project_id": [f"Cannot find project with ID {project_id}"]})
+                if labels: raise HttpError(400, {"non_field_errors": ["Project must have only one of Label set or project_id"]})
+            _unique_labels(labels)
             tid = self._next("task")
+            own = self.projects[project_id]["labels"] if project_id is not None else [self._make_label(l, tid) for l in labels]
             self.tasks[tid] = dict(id=tid, name=name, project_id=project_id, owner=owner or next(iter(self.users), "django"),
-                                   labels=[self._make_label(l, tid) for l in labels], frames=[], images={},
+                                   labels=own, frames=[], images={},
                                    image_quality=70, shapes=[], version=0, created=_now(), updated=_now(),
                                    subset="", segment_size=0, overlap=None, has_data=False)
             return tid
@@ -264,11 +281,31 @@ def _route(s:StandIn, h, method:str, path:str, q:dict, body:bytes):
             if "project_id" in q: ts = [t for t in ts if str(t["project_id"]) == q["project_id"]]
             if q.get("search"): ts = [t for t in ts if q["search"].lower() in (t["name"] + " " + t["owner"]).lower()]
             return 200, _paginate(s, path, q, [_task_read(s, t) for t in ts]), {}
+    if path == "/api/projects":
+        if method == "POST":
+            spec = json.loads(body or b"{}")
+            if not spec.get("name"): raise HttpError(400, {"name": ["This field is required."]})
+            return 201, _project_read(s, s.projects[s.add_project(spec["name"], spec.get("labels") or [], owner=user)]), {}
+        if method == "GET":
+            ps = sorted(s.projects.values(), key=lambda p: -p["id"])
+            if "name" in q: ps = [p for p in ps if p["name"] == q["name"]]
+            if q.get("search"): ps = [p for p in ps if q["search"].lower() in (p["name"] + " " + p["owner"]).lower()]
+            return 200, _paginate(s, path, q, [_project_read(s, p) for p in ps]), {}
+    m = re.fullmatch(r"/api/projects/(\d+)", path)
+    if m and method == "GET":
+        p = s.projects.get(int(m.group(1)))
+        if p is None: raise HttpError(404, {"detail": "No Project matches the given query."})
+        return 200, _project_read(s, p), {}
     if path == "/api/labels" and method == "GET":
+        if "project_id" in q:
+            pid = _int(q["project_id"])
+            if pid not in s.projects: raise HttpError(404, {"detail": "Not found."})
+            return 200, _paginate(s, path, q, [_label_read(l, None, pid) for l in s.projects[pid]["labels"]]), {}
         tid = _int(q.get("task_id"))
         if tid is None and "job_id" in q: tid = s.jobs.get(_int(q["job_id"]), {}).get("task_id")
         if tid not in s.tasks: raise HttpError(404, {"detail": "Not found."})
-        return 200, _paginate(s, path, q, [_label_read(l, tid) for l in s.tasks[tid]["labels"]]), {}
+        pid = s.tasks[tid]["project_id"]
+        return 200, _paginate(s, path, q, [_label_read(l, tid, pid) for l in s.tasks[tid]["labels"]]), {}
     if path == "/api/jobs" and method == "GET":
         js = sorted((j for j in s.jobs.values() if "task_id" not in q or str(j["task_id"]) == q["task_id"]),
                     key=lambda j: -j["id"])
@@ -292,7 +329,7 @@ def _int(v):
 def _create_task(s:StandIn, user:str, body:bytes):
     spec = json.loads(body or b"{}")
     if not spec.get("name"): raise HttpError(400, {"name": ["This field is required."]})
-    tid = s.add_task(spec["name"], spec.get("labels") or [], owner=user, project_id=spec.get("project_id"))
+    tid = s.add_task(spec["name"], spec.get("labels") or [], owner=user, project_id=_int(spec.get("project_id")))
     t = s.tasks[tid]
     t["subset"], t["segment_size"], t["overlap"] = spec.get("subset", ""), spec.get("segment_size", 0), spec.get("overlap")
     return 201, _task_read(s, t), {}
@@ -352,7 +389,7 @@ def _run_import(s:StandIn, user:str, t:dict, fmt:str, mode:str, data:bytes):
     _check_busy(s, t)
     def run():
         try:
-            shapes = import_shapes(read_coco_upload(data, fmt), fmt, t["frames"], t["labels"])
+            shapes = import_upload(data, fmt, t["frames"], t["labels"])
             s._put_shapes(t, shapes, append=(mode == "append"))  # only reached when the whole file converted
         except ImportFail as e: return str(e)
         except Exception as e: return f"{type(e).__name__}: {e}\n"  # a file shape the stand-in did not foresee

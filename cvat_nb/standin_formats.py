@@ -16,7 +16,7 @@ from .standin_xml import shapes_to_cvat_xml
 # %% auto #0
 __all__ = ['FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'mask_to_cvat', 'cvat_to_mask', 'ImportFail', 'match_frame', 'coco_to_shapes',
            'coco_keypoints_to_shapes', 'shapes_to_coco', 'skeleton_layout', 'shapes_to_coco_keypoints',
-           'read_coco_upload', 'import_shapes', 'export_zip']
+           'read_coco_upload', 'import_shapes', 'import_upload', 'export_zip']
 
 # %% ../nbs/10a_standin_formats.ipynb #ddf99c04
 FORMATS = [("COCO 1.0", "JSON, ZIP"), ("COCO Keypoints 1.0", "JSON, ZIP"), ("CVAT for images 1.1", "ZIP")]
@@ -316,20 +316,22 @@ def shapes_to_coco_keypoints(frames:list, # the task's frames `[{name, width, he
 def _member(fmt:str) -> str: return "instances_" if fmt == "COCO 1.0" else "person_keypoints_"
 
 def read_coco_upload(data:bytes, # the uploaded file: a bare JSON or a zip
-                     fmt:str): # "COCO 1.0" or "COCO Keypoints 1.0": which file a zip must hold
-    "The COCO dict inside an uploaded bare JSON or zip, or `ImportFail`."
-    if data[:2] == b"PK":
-        try: zf = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile as e: _fail(f"Failed to open the archive: {e}", "zipfile.BadZipFile")
-        want = _member(fmt)
-        members = [n for n in zf.namelist() if re.fullmatch(rf"(.*/)?annotations/{want}[^/]+\.json", n)]
-        if not members:
-            _fail(f"Check [format docs](https://docs.cvat.ai/docs/manual/advanced/formats/format-coco/) for more "
-                  f"information. Dataset must contain a file: \"annotations/{want}<subset>.json\"",
-                  "cvat.apps.dataset_manager.bindings.CvatDatasetNotFoundError")
-        data = zf.read(members[0])
+                     fmt:str) -> list: # "COCO 1.0" or "COCO Keypoints 1.0": which files a zip must hold
+    "The COCO dicts inside an uploaded bare JSON (one) or zip (one per subset file, by name), or `ImportFail`."
+    if data[:2] != b"PK": return [_json(data, "the annotation file")]
+    try: zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e: _fail(f"Failed to open the archive: {e}", "zipfile.BadZipFile")
+    want = _member(fmt)
+    members = sorted(n for n in zf.namelist() if re.fullmatch(rf"(.*/)?annotations/{want}[^/]+\.json", n))
+    if not members:
+        _fail(f"Check [format docs](https://docs.cvat.ai/docs/manual/advanced/formats/format-coco/) for more "
+              f"information. Dataset must contain a file: \"annotations/{want}<subset>.json\"",
+              "cvat.apps.dataset_manager.bindings.CvatDatasetNotFoundError")
+    return [_json(zf.read(n), n) for n in members]
+
+def _json(data:bytes, what:str) -> dict:
     try: return json.loads(data)
-    except ValueError as e: _fail(f"Failed to parse the annotation file: {e}", _DM)
+    except ValueError as e: _fail(f"Failed to parse {what}: {e}", _DM)
 
 def import_shapes(coco, # the parsed COCO dict
                   fmt:str, # the import format's display name
@@ -339,6 +341,20 @@ def import_shapes(coco, # the parsed COCO dict
     if fmt == "COCO Keypoints 1.0": return coco_keypoints_to_shapes(coco, frames, labels)
     if fmt == "COCO 1.0": return coco_to_shapes(coco, frames, labels)
     _fail(f"the stand-in does not import '{fmt}'", "NotImplementedError")
+
+def import_upload(data:bytes, # the uploaded bare JSON or zip
+                  fmt:str, # the import format's display name
+                  frames:list, # the task's frames
+                  labels:list) -> list: # the task's labels
+    "CVAT shapes for every subset file of an upload, groups kept apart across files; `ImportFail` if any file fails."
+    shapes = []
+    for coco in read_coco_upload(data, fmt):
+        top, more = max([s["group"] for s in shapes] + [0]), import_shapes(coco, fmt, frames, labels)
+        for s in more:
+            for x in [s, *s.get("elements", [])]:
+                if x.get("group"): x["group"] += top
+        shapes += more
+    return shapes
 
 def export_zip(fmt:str, # a name in `EXPORTABLE`
                frames:list, # the task's frames

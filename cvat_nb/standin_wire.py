@@ -142,9 +142,22 @@ def _user(s, name:str) -> dict:
     uid = s.user_id(name)
     return dict(url=f"{s.url}/api/users/{uid}", id=uid, username=name, first_name="", last_name="")
 
+def _project_name(s, pid) -> str|None: return s.projects[pid]["name"] if pid in s.projects else None
+
+def _project_read(s, p:dict) -> dict:
+    pid = p["id"]
+    tasks = [t for t in s.tasks.values() if t["project_id"] == pid]
+    return dict(url=f"{s.url}/api/projects/{pid}", id=pid, name=p["name"], owner=_user(s, p["owner"]), assignee=None,
+                guide_id=None, bug_tracker="", task_subsets=sorted({t["subset"] for t in tasks if t["subset"]}),
+                created_date=p["created"], updated_date=p["updated"], status="annotation",
+                dimension="2d" if any(t["has_data"] for t in tasks) else None, organization=None, organization_id=None,
+                target_storage=None, source_storage=None, tasks=dict(count=len(tasks), url=f"{s.url}/api/tasks?project_id={pid}"),
+                labels=dict(url=f"{s.url}/api/labels?project_id={pid}"), assignee_updated_date=None)
+
 def _task_read(s, t:dict) -> dict:
     tid, n = t["id"], len(t["frames"])
-    return dict(url=f"{s.url}/api/tasks/{tid}", id=tid, name=t["name"], project_id=t["project_id"], project_name=None,
+    return dict(url=f"{s.url}/api/tasks/{tid}", id=tid, name=t["name"], project_id=t["project_id"],
+                project_name=_project_name(s, t["project_id"]),
                 mode="annotation" if t["has_data"] else "", owner=_user(s, t["owner"]), assignee=None, bug_tracker="",
                 created_date=t["created"], updated_date=t["updated"], overlap=t["overlap"],
                 segment_size=n if t["has_data"] else t["segment_size"], status="annotation",
@@ -158,18 +171,18 @@ def _task_read(s, t:dict) -> dict:
                 labels=dict(url=f"{s.url}/api/labels?task_id={tid}"), assignee_updated_date=None,
                 validation_mode=None, consensus_enabled=False)
 
-def _label_read(l:dict, tid:int) -> dict:
+def _label_read(l:dict, tid:int|None, pid:int|None=None) -> dict: # a task's own label, or a project's (`pid`)
     out = dict(id=l["id"], name=l["name"], color=l["color"], type=l["type"], svg=l["svg"],
                attributes=[dict(a) for a in l["attributes"]],
                sublabels=[dict(id=c["id"], name=c["name"], color=c["color"], type=c["type"], has_parent=True,
                                attributes=[dict(a) for a in c["attributes"]]) for c in l["sublabels"]],
-               project_id=None, task_id=tid, parent_id=None, has_parent=False)
+               project_id=pid, task_id=None if pid else tid, parent_id=None, has_parent=False)
     return out
 
 def _job_read(s, j:dict) -> dict:
     t = s.tasks[j["task_id"]]; n = len(t["frames"])
-    return dict(url=f"{s.url}/api/jobs/{j['id']}", id=j["id"], task_id=t["id"], task_name=t["name"], project_id=None,
-                project_name=None, assignee=None, guide_id=None, dimension="2d", mode="annotation", media_type="image",
+    return dict(url=f"{s.url}/api/jobs/{j['id']}", id=j["id"], task_id=t["id"], task_name=t["name"], project_id=t["project_id"],
+                project_name=_project_name(s, t["project_id"]), assignee=None, guide_id=None, dimension="2d", mode="annotation", media_type="image",
                 bug_tracker=None, status="annotation", stage="annotation", state="new", frame_count=n,
                 start_frame=0, stop_frame=max(n - 1, 0), data_chunk_size=72, data_compressed_chunk_type="imageset",
                 data_original_chunk_type="imageset", created_date=j["created"], updated_date=j["created"],

@@ -19,7 +19,7 @@ SAMPLE = REPO / "samples/coco/instances_default.json"
 USER, PASSWORD, TOKEN = "django", "Pw-s3cret-9", "pat-s3cret-123"
 LABELS = [{"name": "car", "type": "polygon"}, {"name": "person", "type": "mask"}, {"name": "sign", "type": "any"}]
 FRAMES = [dict(name=f"street_0{i}.jpg", width=480, height=320) for i in range(1, 5)]
-SERVER_COMMANDS = ("tasks", "check", "upload", "download", "create-task", "demo")
+SERVER_COMMANDS = ("projects", "tasks", "task", "check", "upload", "download", "create-task", "demo")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def no_secret(*texts):
 
 @pytest.mark.parametrize("name", SERVER_COMMANDS)
 def test_server_commands_take_timeout_and_retries(name):
-    extra = {"tasks": [], "check": ["f.json", "--task", "1"], "upload": ["f.json", "--task", "1"],
+    extra = {"projects": [], "tasks": [], "task": ["1"], "check": ["f.json", "--task", "1"], "upload": ["f.json", "--task", "1"],
              "download": ["--task", "1", "--out", "x.zip"], "create-task": ["n", "f.json", "--images", "i"],
              "demo": []}[name]
     a = parser().parse_args([name, *extra])
@@ -241,3 +241,90 @@ def test_progress_bars_on_a_terminal(server, tid, tmp_path):
     code, out, err = run("download", "--task", tid, "--out", tmp_path / "got.zip", tty=True)
     assert code == 0 and "|" in err and "%" in err, err
     assert "wrote" in out and "|" not in out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# projects: a task name is looked up inside --project; task names repeat across projects
+
+@pytest.fixture
+def two_projects(server):
+    "Projects 'north' and 'south' with the street labels, each holding a task named 'day 1' with the street frames."
+    out = {}
+    for name in ("north", "south"):
+        pid = server.add_project(name, LABELS)
+        t = server.add_task("day 1", [], project_id=pid)
+        server.add_frames(t, FRAMES)
+        out[name] = (pid, t)
+    return out
+
+
+def test_projects_and_tasks_listing(server, two_projects):
+    code, out, err = run("projects")
+    assert code == 0 and out.splitlines() == [f"{two_projects[n][0]}\t{n}\t1 tasks" for n in ("south", "north")]
+    code, out, err = run("tasks", "--project", "north")
+    assert code == 0 and out.splitlines() == [f"{two_projects['north'][1]}\tday 1\t4\tannotation\tproject "
+                                              f"{two_projects['north'][0]}"]
+    code, out, err = run("projects", "--name", "east")
+    assert (code, out, err.strip()) == (0, "", "no projects named like 'east'")
+
+
+def test_upload_by_task_name_needs_the_project_when_names_repeat(server, two_projects, tmp_path):
+    err = one_line_error(*run("upload", SAMPLE, "--task", "day 1", "--out-dir", tmp_path))
+    assert "2 tasks are named 'day 1'" in err and "pass the id" in err
+    code, out, err = run("upload", SAMPLE, "--task", "day 1", "--project", "south", "--out-dir", tmp_path)
+    assert code == 0, err
+    south, north = two_projects["south"][1], two_projects["north"][1]
+    assert f"to task {south} 'day 1'" in out
+    assert len(server.annotations(south)["shapes"]) == len(Dataset.load(SAMPLE).annotations)
+    assert server.annotations(north)["shapes"] == []
+    code, out, err = run("check", SAMPLE, "--task", "day 1", "--project", two_projects["north"][0])
+    assert code == 0 and "no problems found" in out, out
+    code, out, err = run("download", "--task", "day 1", "--project", f"{server.url}/projects/{two_projects['south'][0]}",
+                         "--out", tmp_path / "got.zip")
+    assert code == 0 and f"{len(Dataset.load(SAMPLE).annotations)} annotations" in out, err
+
+
+@pytest.mark.parametrize("task,project,says", [
+    ("day 1", "west", "no project named 'west'"),
+    ("day 1", "South", "near: 'south'"),
+    ("day 2", "south", "no task named 'day 2' in project 'south'"),
+    ("street", "south", "no task named 'street' in project 'south'"),
+])
+def test_project_lookup_errors_are_one_line(server, two_projects, tid, tmp_path, task, project, says):
+    err = one_line_error(*run("upload", SAMPLE, "--task", task, "--project", project, "--out-dir", tmp_path))
+    assert says in err, err
+
+
+def test_task_id_outside_the_project_is_refused(server, two_projects, tid, tmp_path):
+    err = one_line_error(*run("upload", SAMPLE, "--task", tid, "--project", "north", "--out-dir", tmp_path))
+    assert f"task {tid} 'street' is not in project 'north'" in err and "in no project" in err
+    assert server.annotations(tid)["shapes"] == []
+
+
+def test_create_task_in_a_project_by_name(server, two_projects, tmp_path):
+    code, out, err = run("create-task", "day 2", SAMPLE, "--images", REPO / "samples/images", "--project", "north",
+                         "--out-dir", tmp_path)
+    assert code == 0, err
+    (t,) = [t for t in server.tasks.values() if t["name"] == "day 2"]
+    assert t["project_id"] == two_projects["north"][0] and len(t["frames"]) == len(Dataset.load(SAMPLE).images)
+    server.add_project("bare", [{"name": "car"}])
+    err = one_line_error(*run("create-task", "day 3", SAMPLE, "--images", REPO / "samples/images", "--project", "bare",
+                              "--out-dir", tmp_path))
+    assert "project 'bare'" in err and "has no label for" in err and "nothing was created" in err
+    assert not [t for t in server.tasks.values() if t["name"] == "day 3"]
+
+
+def test_task_shows_labels_frames_jobs(server, two_projects, tid):
+    code, out, err = run("task", tid)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"task {tid} 'street': 4 frames, 1 job")
+    assert "  car (polygon)" in lines and "  street_01.jpg  480×320" in out and "jobs:" in lines
+    code, out, err = run("task", "day 1", "--project", "south", "--json")
+    info = json.loads(out)
+    assert (code, info["id"], info["project_id"]) == (0, two_projects["south"][1], two_projects["south"][0])
+    assert [f["name"] for f in info["frames"]] == [f["name"] for f in FRAMES]
+    code, out, err = run("task", tid, "--frames", "2")
+    assert "  … 2 more" in out and "street_04.jpg" in out and "street_02.jpg" not in out
+    err = one_line_error(*run("task", "day 1"))
+    assert "2 tasks are named 'day 1'" in err

@@ -103,7 +103,7 @@ def test_find_task(cv, server, tid):
 def test_find_task_missing_and_ambiguous(cv, server, tid):
     with pytest.raises(CvatNbError, match=r"no task named 'Street'.*near: 'street'"): cv.find_task("Street")
     other = server.add_task("street", LABELS)
-    with pytest.raises(CvatNbError, match=rf"2 tasks are named 'street' \(ids .*{other}"): cv.find_task("street")
+    with pytest.raises(CvatNbError, match=rf"2 tasks are named 'street' on http:.* \(ids .*{other}"): cv.find_task("street")
 
 
 def test_task_info(cv, server, tid):
@@ -111,7 +111,8 @@ def test_task_info(cv, server, tid):
                                     "sublabels": [{"name": "nose", "type": "points"}, {"name": "eye", "type": "points"}]}])
     server.add_frames(sk, FRAMES[:1])
     info = cv.task_info(sk)
-    assert info["labels"] == [dict(name="person", type="skeleton", sublabels=["nose", "eye"])]
+    assert info["labels"] == [dict(name="person", type="skeleton", attributes=[], sublabels=["nose", "eye"],
+                                   sublabel_attributes={})]
     info = cv.task_info("street")
     assert info["frames"] == FRAMES and info["size"] == 4 and len(info["jobs"]) == 1
     assert [l["name"] for l in info["labels"]] == ["car", "person", "sign"]

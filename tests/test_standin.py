@@ -278,6 +278,54 @@ def test_zip_upload_and_compressed_rle(server, task, tmp_path):
         sum(isinstance(a["segmentation"], dict) for a in coco["annotations"])
 
 
+def _subsets(coco, names_by_subset):
+    "The COCO dict split into subsets by image file name, ids renumbered from 1 in each (as separate files have them)."
+    out = {}
+    for sub, names in names_by_subset.items():
+        ims = [im for im in coco["images"] if im["file_name"] in names]
+        new_id = {im["id"]: i + 1 for i, im in enumerate(ims)}
+        anns = [{**a, "id": k + 1, "image_id": new_id[a["image_id"]]}
+                for k, a in enumerate(a for a in coco["annotations"] if a["image_id"] in new_id)]
+        out[sub] = {**coco, "images": [{**im, "id": new_id[im["id"]]} for im in ims], "annotations": anns}
+    return out
+
+
+def test_zip_with_several_subsets_imports_all(server, client, task, tmp_path):
+    "Like CVAT (Datumaro reads every subset), a zip with train and val files imports both; groups stay per object."
+    coco = sample()
+    names = [im["file_name"] for im in coco["images"]]
+    subs = _subsets(coco, {"train": names[:2], "val": names[2:]})
+    zpath = tmp_path / "split.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for sub, c in subs.items(): zf.writestr(f"annotations/instances_{sub}.json", json.dumps(c))
+    task.import_annotations("COCO 1.0", zpath)
+    got = shapes(server, task)
+    frames = [f.name for f in task.get_frames_info()]
+    per_frame = lambda ss: sorted(frames[s["frame"]] for s in ss)
+    one = new_task(client)
+    one.import_annotations("COCO 1.0", SAMPLE)  # the same annotations as one file
+    assert per_frame(got) == per_frame(shapes(server, one))
+    groups = {}
+    for s in got:
+        if s["group"]: groups.setdefault(s["group"], set()).add(s["frame"])
+    assert all(len(f) == 1 for f in groups.values()) and len(groups) == len({s["group"] for s in shapes(server, one)} - {0})
+
+
+def test_zip_with_one_bad_subset_fails_whole_import(server, task, tmp_path):
+    task.import_annotations("COCO 1.0", SAMPLE)
+    before = shapes(server, task)
+    coco = sample()
+    names = [im["file_name"] for im in coco["images"]]
+    subs = _subsets(coco, {"train": names[:2], "val": names[2:]})
+    subs["val"]["images"][0]["file_name"] = "nope.jpg"
+    zpath = tmp_path / "split.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for sub, c in subs.items(): zf.writestr(f"annotations/instances_{sub}.json", json.dumps(c))
+    with pytest.raises(BackgroundRequestException, match="Could not match item id"):
+        task.import_annotations("COCO 1.0", zpath)
+    assert shapes(server, task) == before
+
+
 def test_plain_annotations_view(server, task):
     task.import_annotations("COCO 1.0", SAMPLE)
     s, h, body = raw(server, "GET", f"/api/tasks/{task.id}/annotations")
@@ -491,6 +539,24 @@ def test_contract_every_response_matches_schema(server, client, tmp_path):
             ("GET", "/api/tasks/{id}/annotations/"), ("GET", "/api/requests/{id}"),
             ("POST", "/api/tasks/{id}/dataset/export")}
     assert want <= {(m, tpl) for m, tpl, _ in checked}, want - {(m, tpl) for m, tpl, _ in checked}
+
+
+def test_project_tasks_use_project_labels_and_match_schema(server, client, tmp_path):
+    "Projects through the SDK: create, list, retrieve; a task in one takes its labels, and COCO imports against them."
+    proj = client.projects.create({"name": "streets", "labels": LABELS})
+    t = client.tasks.create_from_data(spec={"name": "day 1", "project_id": proj.id}, resources=[str(p) for p in IMAGES],
+                                      data_params={"image_quality": 70, "sorting_method": "predefined"})
+    assert (t.project_id, [l.name for l in t.get_labels()]) == (proj.id, [l["name"] for l in LABELS])
+    assert {l.id for l in t.get_labels()} == {l.id for l in proj.get_labels()}  # the same labels, not copies
+    assert [x.id for x in proj.get_tasks()] == [t.id]
+    assert [p.name for p in client.projects.list()] == ["streets"] and client.projects.retrieve(proj.id).tasks.count == 1
+    t.import_annotations("COCO 1.0", SAMPLE)
+    assert len(shapes(server, t)) == len(sample()["annotations"])
+    with pytest.raises(cvat_sdk.exceptions.ApiException) as e:
+        client.tasks.create({"name": "x", "project_id": proj.id, "labels": LABELS})
+    assert e.value.status == 400 and "only one of Label set or project_id" in e.value.body
+    checked = {(m, tpl) for m, tpl, _ in check_contract(server)}
+    assert {("POST", "/api/projects"), ("GET", "/api/projects"), ("GET", "/api/projects/{id}")} <= checked
 
 
 # ---------------------------------------------------------------------------------------------------------------
