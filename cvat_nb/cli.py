@@ -298,6 +298,11 @@ def _task_args(p):
     p.add_argument("--project", metavar="P", help="project id, exact name or URL: look for the task's name only in "
                    "this project (task names need not be unique)")
 
+_FMT = ("COCO 1.0", "COCO Keypoints 1.0")
+
+def _format_arg(p, what:str):
+    p.add_argument("--format", choices=_FMT, metavar="F", help=f"'COCO 1.0' or 'COCO Keypoints 1.0' (default: {what})")
+
 def _the_task(cv, args):
     "The task `--task` (within `--project`, when given) names."
     return cv.find_task(args.task, project=args.project) if args.project else args.task
@@ -354,7 +359,7 @@ def _(p):
          "cvat-nb check instances_default.json --task 12")
 def _check(args):
     from cvat_nb.export import for_cvat as _fc
-    with _connect(args) as cv: r = cv.preflight(_fc(Dataset.load(args.file)), _the_task(cv, args))
+    with _connect(args) as cv: r = cv.preflight(_fc(Dataset.load(args.file)), _the_task(cv, args), args.format)
     for p in r.problems: print(p)
     print(r.summary())
     return 0 if r.ok else 1
@@ -363,6 +368,7 @@ def _check(args):
 def _(p):
     p.add_argument("file", help="COCO JSON file, or a zip holding one")
     _task_args(p)
+    _format_arg(p, "the one the data needs")
     _server_args(p)
 
 @command("upload", "Check, back up the task's annotations, and import a COCO file into a task",
@@ -370,13 +376,13 @@ def _(p):
 def _upload(args):
     from cvat_nb.cvat import ImportRunning
     with _connect(args) as cv:
-        try: m = cv.upload(args.file, _the_task(cv, args), mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir,
+        try: m = cv.upload(args.file, _the_task(cv, args), format=args.format, mode=args.mode, backup=not args.no_backup, out_dir=args.out_dir,
                            wait=args.wait, progress=_progress())
         except ImportRunning as e:
             if args.wait: raise
             raise CvatNbError(f"{e}; to wait for it, run again with --wait SECONDS") from None
     print(f"uploaded {m['annotations']} annotations on {m['images']} images to task {m['task_id']} "
-          f"'{m['task_name']}' ({m['mode']})" + (f"; backup {m['backup']}" if m["backup"] else ""))
+          f"'{m['task_name']}' as {m['format']} ({m['mode']})" + (f"; backup {m['backup']}" if m["backup"] else ""))
     return 0
 
 @_upload.args
@@ -388,11 +394,12 @@ def _(p):
     p.add_argument("--out-dir", default=".", metavar="D", help="where the backup and the manifest go (.)")
     p.add_argument("--wait", type=_positive, metavar="S", help="when an import is already running on the task, "
                    "wait up to S seconds for it to end, then import (default: stop with an error at once)")
+    _format_arg(p, "the one the data needs")
     _server_args(p)
 
 @command("download", "Export a task's annotations (no images) as a COCO zip", "cvat-nb download --task 12 --out task12.zip")
 def _download(args):
-    with _connect(args) as cv: ds = cv.download(_the_task(cv, args), args.out, progress=_progress())
+    with _connect(args) as cv: ds = cv.download(_the_task(cv, args), args.out, args.format, progress=_progress())
     print(f"wrote {args.out}: {len(ds.images)} images, {len(ds.annotations)} annotations")
     return 0
 
@@ -400,6 +407,7 @@ def _download(args):
 def _(p):
     _task_args(p)
     p.add_argument("--out", required=True, metavar="F", help="zip file to write, or a folder")
+    _format_arg(p, "COCO Keypoints 1.0 for a task of skeletons only, else COCO 1.0")
     _server_args(p)
 
 @command("create-task", "Create a task from a COCO file's categories and its images, in the file's order",

@@ -16,6 +16,7 @@ from fastcore.basics import patch
 from urllib3.exceptions import (HTTPError, MaxRetryError, NewConnectionError, ConnectTimeoutError, ReadTimeoutError,
                                 ProtocolError)
 from urllib3.util.retry import Retry
+import packaging.version as pv
 from tqdm.auto import tqdm
 from cvat_sdk.api_client.rest import RESTClientObject
 from cvat_sdk.core.exceptions import BackgroundRequestException, CvatSdkException
@@ -25,11 +26,12 @@ from .errors import CvatNbError
 from .coco import Dataset
 from .validate import Report
 from .export import for_cvat
-from .preflight import match_frames, preflight, fix_for_task, _near
+from .preflight import match_frames, preflight, fix_for_task, upload_format, _near
+from .coco import atomic_write
 
 # %% auto #0
 __all__ = ['retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'match_frames', 'preflight', 'fix_for_task',
-           'task_labels', 'roundtrip']
+           'upload_format', 'task_labels', 'roundtrip']
 
 # %% ../nbs/11_cvat.ipynb #c9993fc0
 class _Retry(Retry):
@@ -326,10 +328,11 @@ def describe_task(info:dict, # what `Cvat.task_info` returns
     return "\n".join(lines)
 
 def _task_preflight(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
-                    task) -> Report: # task id, name, URL or SDK task
+                    task, # task id, name, URL or SDK task
+                    format:str|None=None) -> Report: # "COCO 1.0" or "COCO Keypoints 1.0"; default: from the data
     "`preflight` of `dataset` against the frames and labels of `task` on the server."
     info = self.task_info(task)
-    return preflight(dataset, info["frames"], info["labels"])
+    return preflight(dataset, info["frames"], info["labels"], format)
 
 Cvat.preflight = _task_preflight  # not `@patch`: that would rebind the module's pure `preflight`
 
@@ -400,19 +403,28 @@ def _backup(self:Cvat, t, bk:Path, fmt:str, progress:bool):
     with self._talk(f"backing up task {t.id} before replacing its annotations (nothing was imported)"):
         t.export_dataset(fmt, bk, include_images=False, pbar=_bar(progress))
 
+_APPEND_SINCE = pv.Version("2.65.0")  # CVAT's first release with `import_mode`
+
 @patch
 def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
             task, # task id, name, URL or SDK task
             mode:str="replace", # `replace` the task's annotations or `append` to them
             backup:bool=True, # before a replace, export the current annotations to a zip in `out_dir`
             out_dir=".", # where the backup and the manifest go
-            format:str="COCO 1.0", # CVAT format name
+            format:str|None=None, # "COCO 1.0" or "COCO Keypoints 1.0"; default: the one the data needs
             wait:float=0, # seconds to wait for an import already running on the task; 0: raise `ImportRunning`
             progress:bool=True) -> dict: # show upload and download progress bars
     "Check, back up, import; returns the manifest written next to the backup."
     if mode not in ("replace", "append"): raise CvatNbError(f"mode must be 'replace' or 'append', got {mode!r}")
     t, ds = self.find_task(task), for_cvat(Dataset.load(dataset))
-    report = self.preflight(ds, t)
+    format = format or upload_format(ds)
+    with self._talk("reading the server's version"): version = self.client.get_server_version()
+    if mode == "append" and version < _APPEND_SINCE:
+        raise CvatNbError(f"CVAT {version} at {self.url} has no import_mode=append (it came in {_APPEND_SINCE}) and "
+                          "would replace the task's annotations; nothing was sent: use mode='replace' (with its backup) "
+                          "or merge the task's export with your file first")
+    info = self.task_info(t)
+    report = preflight(ds, info["frames"], info["labels"], format)
     if not report.ok:
         err = CvatNbError(f"not uploaded to task {t.id}: {report.summary()}; "
                           + "; ".join(str(p) for p in report.errors[:3]))
@@ -421,10 +433,14 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
     out, stamp = Path(out_dir), _stamp()
     out.mkdir(parents=True, exist_ok=True)
     bk = out / f"task{t.id}_backup_{stamp}.zip" if backup and mode == "replace" else None
-    with self._talk("reading the server's version"): version = str(self.client.get_server_version())
-    man = dict(server_version=version, url=self.url, user=self.user, task_id=t.id, task_name=t.name, format=format,
-               mode=mode, **_counts(ds), warnings=len(report.warnings), backup=str(bk) if bk else None)
+    names = [im["file_name"] for im in ds.images]
+    files = [dict(file_name=n, frame=f, frame_name=None if f is None else info["frames"][f]["name"])
+             for n, (f, _) in zip(names, match_frames(names, info["frames"]))]
+    man = dict(server_version=str(version), url=self.url, user=self.user, task_id=t.id, task_name=t.name,
+               format=format, mode=mode, **_counts(ds), warnings=len(report.warnings), backup=str(bk) if bk else None,
+               files=files)
     mf = out / f"task{t.id}_upload_{stamp}.json"
+    write = lambda: atomic_write(mf, json.dumps(man, indent=2).encode(), overwrite=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = ds.save(Path(tmp) / "instances_default.json")
         for again in (False, True):
@@ -437,19 +453,22 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
             except CvatNbError as e:
                 man.update(status=getattr(e, "outcome", "failed"), error=str(e),
                            uploaded=datetime.now(timezone.utc).isoformat())
-                mf.write_text(json.dumps(man, indent=2))
+                write()
                 raise CvatNbError(f"{e}; manifest: {mf}" + (f", backup: {bk}" if bk else "")) from None
     man.update(status="imported", uploaded=datetime.now(timezone.utc).isoformat())
-    mf.write_text(json.dumps(man, indent=2))
+    write()
     return man
 
 @patch
 def download(self:Cvat, task, # task id, name, URL or SDK task
               out, # zip file to write, or a directory to write `task<id>_<stamp>.zip` in
-              format:str="COCO 1.0", # CVAT format name
+              format:str|None=None, # CVAT format name; default: "COCO Keypoints 1.0" for a task of skeletons only
               progress:bool=True) -> Dataset: # show a download progress bar
     "The task's annotations (no images) exported to the zip `out`, read back as a `Dataset`."
     t, out = self.find_task(task), Path(out)
+    if format is None:
+        with self._talk(f"reading the labels of task {t.id}"): kinds = {str(l.type) for l in t.get_labels()}
+        format = "COCO Keypoints 1.0" if kinds == {"skeleton"} else "COCO 1.0"
     if out.is_dir(): out = out / f"task{t.id}_{_stamp()}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     with self._talk(f"downloading task {t.id}"):
@@ -459,7 +478,7 @@ def download(self:Cvat, task, # task id, name, URL or SDK task
 # %% ../nbs/11_cvat.ipynb #8a6d31aa
 import cvat_nb.review  # adds `Cvat.create_task` and `Cvat.review`
 
-_all_ = ["match_frames", "preflight", "fix_for_task", "task_labels", "roundtrip"]
+_all_ = ["match_frames", "preflight", "fix_for_task", "upload_format", "task_labels", "roundtrip"]
 def __getattr__(name:str):
     "`task_labels` and `roundtrip`, re-exported from `cvat_nb.review` when first asked for."
     if name in ("task_labels", "roundtrip"): return getattr(cvat_nb.review, name)

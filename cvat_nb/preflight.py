@@ -14,7 +14,7 @@ from .coco import Dataset
 from .validate import Problem, Report, stem
 
 # %% auto #0
-__all__ = ['match_frames', 'preflight', 'fix_for_task']
+__all__ = ['FORMATS', 'match_frames', 'upload_format', 'preflight', 'fix_for_task']
 
 # %% ../nbs/11a_preflight.ipynb #9326b607
 def _root(ids:list, keys:dict):
@@ -154,19 +154,74 @@ def _check_annotations(p:_Pre, ds:Dataset, frames:list, matched:dict):
                       "re-encode the mask at the frame's size", field="segmentation", **loc)
 
 # %% ../nbs/11a_preflight.ipynb #633b521f
+FORMATS = ("COCO 1.0", "COCO Keypoints 1.0")
+
+def _kp_cats(ds:Dataset) -> dict:
+    "Category id → category, for the categories that carry keypoint names."
+    return {c.get("id"): c for c in ds.categories if c.get("keypoints")}
+
+def upload_format(dataset) -> str: # a `Dataset`, or what `Dataset.load` reads
+    "'COCO Keypoints 1.0' when any annotation is of a keypoint category (or carries keypoints), else 'COCO 1.0'."
+    ds = Dataset.load(dataset)
+    kp = _kp_cats(ds)
+    return FORMATS[any(a.get("category_id") in kp or a.get("keypoints") for a in ds.annotations)]
+
+def _few(recs:list) -> str: return ", ".join(recs[:3]) + (f" and {len(recs) - 3} more" if len(recs) > 3 else "")
+
+def _check_format(p:_Pre, ds:Dataset, fmt:str):
+    "What the chosen import format loses or fails on, and the keypoint layout CVAT's COCO Keypoints reader needs."
+    if fmt not in FORMATS: raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    kp = _kp_cats(ds)
+    recs = lambda keep: [record_name("annotations", i, a) for i, a in enumerate(ds.annotations) if keep(a)]
+    if fmt == "COCO 1.0":
+        lost = recs(lambda a: a.get("category_id") in kp or a.get("keypoints"))
+        if lost: p.err("keypoints-dropped", f"{len(lost)} annotation(s) carry keypoints, which a COCO 1.0 import drops "
+                       f"SILENTLY ({_few(lost)})", "upload them as 'COCO Keypoints 1.0' (upload_format picks it)")
+        return
+    plain = recs(lambda a: a.get("category_id") not in kp and not a.get("keypoints"))
+    if plain:
+        names = sorted({c.get("name") for c in ds.categories if c.get("id") in
+                        {a.get("category_id") for a in ds.annotations if a.get("category_id") not in kp}}, key=str)
+        p.err("not-keypoints", f"{len(plain)} annotation(s) of {', '.join(map(repr, names))} have no keypoints; COCO "
+              f"Keypoints 1.0 reads every annotation as a skeleton and the import fails ({_few(plain)})",
+              "upload them in a second upload, as 'COCO 1.0' with mode='append'")
+    declared = {(c.get("name"), c.get("supercategory") or "") for c in ds.categories}
+    for i, c in enumerate(ds.categories):
+        if c.get("id") not in kp: continue
+        lack = [n for n in c["keypoints"] if (n, c.get("name")) not in declared]
+        if lack: p.err("keypoint-layout", f"keypoint name(s) {_few([repr(n) for n in lack])} are not declared as "
+                       f"categories with supercategory '{c.get('name')}'; CVAT's import fails with 'list indices must "
+                       "be integers or slices, not NoneType' (cvat-ai/cvat#5285)", "write CVAT's layout (for_cvat does)",
+                       record=record_name("categories", i, c), field="keypoints")
+    for i, a in enumerate(ds.annotations):
+        c, k = kp.get(a.get("category_id")), a.get("keypoints")
+        if c is None or k is None: continue
+        loc = dict(record=record_name("annotations", i, a), image_id=a.get("image_id"), field="keypoints")
+        if not isinstance(k, list) or len(k) != 3 * len(c["keypoints"]):
+            p.err("keypoint-count", f"{len(k) if isinstance(k, list) else k!r} values for the {len(c['keypoints'])} "
+                  f"keypoints of '{c.get('name')}' (one x, y, v triplet each)", "write one triplet per keypoint name",
+                  **loc)
+        elif bad := sorted({v for v in k[2::3] if v not in (0, 1, 2)}, key=str):
+            p.err("bad-visibility", f"visibility {', '.join(map(str, bad))} is not 0, 1 or 2; the import fails",
+                  "use 0 (not labelled: CVAT's outside), 1 (occluded) or 2 (visible)", **loc)
+
+# %% ../nbs/11a_preflight.ipynb #ce1a1598
 def preflight(dataset, # a `Dataset`, or what `Dataset.load` reads
               frames:list, # the task's frames `[{'name', 'width', 'height'}]` in frame order
-              labels:list) -> Report: # the task's top-level labels, with skeleton `sublabels`
-    "Every problem CVAT's COCO 1.0 import would hit with `dataset` in a task with these frames and labels."
+              labels:list, # the task's top-level labels, with skeleton `sublabels`
+              format:str|None=None) -> Report: # "COCO 1.0" or "COCO Keypoints 1.0"; default: `upload_format`
+    "Every problem CVAT's COCO import in `format` would hit with `dataset` in a task with these frames and labels."
     ds = Dataset.load(dataset)
+    fmt = format or upload_format(ds)
     p = _Pre(ds.source)
     _check_top(p, ds)
     matched = _check_images(p, ds, frames)
     _check_categories(p, ds, _labels(labels))
     _check_annotations(p, ds, frames, matched)
-    return Report(p.problems, source=ds.source, target="cvat task")
+    _check_format(p, ds, fmt)
+    return Report(p.problems, source=ds.source, target=f"cvat task, {fmt}")
 
-# %% ../nbs/11a_preflight.ipynb #33dc3192
+# %% ../nbs/11a_preflight.ipynb #9a9d4471
 def _by_base(frames:list) -> dict:
     "Frame names by base stem (no directories, no extension)."
     out = {}
@@ -183,9 +238,13 @@ def fix_for_task(dataset, # a `Dataset`, or what `Dataset.load` reads
     rename, drop, changes = {}, set(), []
     for im, fn, (f, _) in zip(ds.images, names, match_frames(names, frames)):
         if f is not None or not isinstance(fn, str): continue
-        cands = base.get(PurePosixPath(stem(fn)).name, [])
+        b = PurePosixPath(stem(fn)).name
+        cands, case = base.get(b, []), ""
+        if not cands:
+            cands = [n for k, ns in base.items() if k.lower() == b.lower() for n in ns]
+            case = " (only the case differs)" if cands else ""
         if len(cands) == 1 and index[cands[0]] not in taken:
-            rename[fn] = cands[0]; taken.add(index[cands[0]]); changes.append(f"renamed '{fn}' → '{cands[0]}'")
+            rename[fn] = cands[0]; taken.add(index[cands[0]]); changes.append(f"renamed '{fn}' → '{cands[0]}'{case}")
         else:
             drop.add(im.get("id"))
             why = (f"it matches {len(cands)} frames" if len(cands) > 1 else "its frame is taken" if cands

@@ -8,6 +8,7 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/review.html.md"""
 # %% ../nbs/11b_review.ipynb #f1c3bd95
 from __future__ import annotations
 import json, tempfile
+import numpy as np
 from pathlib import Path, PurePosixPath
 from fastcore.basics import patch
 from .errors import CvatNbError
@@ -90,6 +91,28 @@ def create_task(self:Cvat, name:str, # the new task's name
 # %% ../nbs/11b_review.ipynb #f9acd248
 def _is_mask(a:dict) -> bool: return isinstance(a.get("segmentation"), dict)
 
+def _pair_iou(a:dict, b:dict, h:int, w:int) -> float:
+    "IoU of two annotations' shapes (segmentation when both have one, else boxes)."
+    from pycocotools import mask as cm
+    from cvat_nb.widgets import _geom
+    x, y = _geom(a, h, w), _geom(b, h, w)
+    if x is not None and y is not None: return float(cm.iou([y], [x], [0])[0][0])
+    if a.get("bbox") and b.get("bbox"): return float(cm.iou([b["bbox"]], [a["bbox"]], [0])[0][0])
+    return 0.0
+
+def _keypoint_changes(a:dict, names_a:list, b:dict, names_b:list, px:float) -> list:
+    "What changed between two keypoint annotations, point by point by name: moved, visibility, missing."
+    ta = dict(zip(names_a or [], zip(*[iter(a.get("keypoints") or [])] * 3)))
+    tb = dict(zip(names_b or [], zip(*[iter(b.get("keypoints") or [])] * 3)))
+    out = []
+    if lost := [n for n in ta if n not in tb]: out.append(f"keypoints missing: {', '.join(lost)}")
+    if vis := [f"{n} {ta[n][2]}→{tb[n][2]}" for n in ta if n in tb and ta[n][2] != tb[n][2]]:
+        out.append(f"visibility changed: {', '.join(vis)}")
+    d = {n: float(np.hypot(ta[n][0] - tb[n][0], ta[n][1] - tb[n][1])) for n in ta
+         if n in tb and ta[n][2] > 0 and tb[n][2] > 0}
+    if moved := [f"{n} {v:.1f} px" for n, v in d.items() if v > px]: out.append(f"keypoints moved: {', '.join(moved)}")
+    return out
+
 def _normalized(sent:Dataset, back:Dataset) -> tuple:
     "Both datasets with base-name file names, and `back`'s categories renumbered to `sent`'s ids by name."
     base = lambda n: PurePosixPath(n).name
@@ -104,12 +127,15 @@ def _normalized(sent:Dataset, back:Dataset) -> tuple:
 
 def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` reads
               returned, # what the task gave back
-              iou:float=0.5) -> dict: # the IoU two objects need to be one
+              iou:float=0.5, # the IoU two objects need to be one
+              same:float=0.95, # below this IoU a matched object counts as moved
+              px:float=1.0) -> dict: # a keypoint further than this from where it was sent has moved
     "Object-by-object comparison: per-category counts (with masks kept / lost) and the list of changed objects."
     from cvat_nb.widgets import match, compare_counts
     a, b = _normalized(Dataset.load(sent), Dataset.load(returned))
     counts = {k: dict(v) for k, v in compare_counts(a, b, iou).items()}
     names = {c["id"]: c["name"] for c in a.categories + b.categories}
+    kpn_a, kpn_b = ({c["id"]: c.get("keypoints") for c in d.categories} for d in (a, b))
     changed, missing_images = [], []
     for im in a.images:
         other = b.index.img_by_name.get(im["file_name"])
@@ -120,14 +146,18 @@ def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` rea
         m = match(A, B, im["height"], im["width"], iou)
         for (i, j), status in m["pairs"].items():
             c = counts.setdefault(names.get(A[i]["category_id"]), {})
+            notes, overlap = [] if status == "matched" else [status], _pair_iou(A[i], B[j], im["height"], im["width"])
             if _is_mask(A[i]):
                 kept = _is_mask(B[j])
                 c["masks_kept" if kept else "masks_lost"] = c.get("masks_kept" if kept else "masks_lost", 0) + 1
-                if not kept: status = "mask lost" if status == "matched" else f"{status}, mask lost"
-            if status != "matched":
-                changed.append(dict(image=im["file_name"], status=status, sent_id=A[i].get("id"),
+                if not kept: notes.append("mask lost")
+            if A[i].get("keypoints"):  # a pose's box is recomputed from its points: compare the points
+                notes += _keypoint_changes(A[i], kpn_a.get(A[i]["category_id"]), B[j], kpn_b.get(B[j]["category_id"]), px)
+            elif overlap < same: notes.append(f"moved (IoU {overlap:.2f})")
+            if notes:
+                changed.append(dict(image=im["file_name"], status=", ".join(notes), sent_id=A[i].get("id"),
                                     returned_id=B[j].get("id"), category=names.get(A[i]["category_id"]),
-                                    returned_category=names.get(B[j]["category_id"])))
+                                    returned_category=names.get(B[j]["category_id"]), iou=round(overlap, 3)))
         for i in m["missing"]:
             if other is not None: counts.setdefault(names.get(A[i]["category_id"]), {}).setdefault("missing", 0)
             changed.append(dict(image=im["file_name"], status="missing", sent_id=A[i].get("id"), returned_id=None,
@@ -147,7 +177,10 @@ def review(self:Cvat, task, # task id, name, URL or SDK task
            sent, # what was uploaded: a `Dataset`, or what `Dataset.load` reads
            iou:float=0.5, # the IoU two objects need to be one
            out=None, # zip or folder for the download (a temporary folder by default)
-           format:str="COCO 1.0") -> dict: # CVAT format name
+           format:str|None=None) -> dict: # CVAT format name; default: the one `sent` was uploaded in
     "Download `task` and `roundtrip` it against `sent`."
+    from cvat_nb.preflight import upload_format
+    sent = Dataset.load(sent)
+    format = format or upload_format(sent)
     if out is not None: return roundtrip(sent, self.download(task, out, format), iou)
     with tempfile.TemporaryDirectory() as tmp: return roundtrip(sent, self.download(task, tmp, format), iou)

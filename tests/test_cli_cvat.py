@@ -77,7 +77,7 @@ def test_server_commands_take_timeout_and_retries(name):
 
 
 @pytest.mark.parametrize("flag,value", [("--timeout", "0"), ("--timeout", "soon"), ("--retries", "-1"),
-                                        ("--retries", "two"), ("--wait", "-5")])
+                                        ("--retries", "two"), ("--wait", "-5"), ("--format", "YOLO 1.1")])
 def test_bad_option_values_exit_1(flag, value):
     code, out, err = run("upload", "f.json", "--task", "1", flag, value)
     assert code == 1 and out == "" and f"argument {flag}" in err and "Traceback" not in err
@@ -328,3 +328,18 @@ def test_task_shows_labels_frames_jobs(server, two_projects, tid):
     assert "  … 2 more" in out and "street_04.jpg" in out and "street_02.jpg" not in out
     err = one_line_error(*run("task", "day 1"))
     assert "2 tasks are named 'day 1'" in err
+
+
+def test_upload_tells_the_format_it_chose(server, tmp_path):
+    "No --format: a pose file goes as COCO Keypoints 1.0 and the result line says so; --format COCO 1.0 is refused."
+    poses = REPO / "samples/coco/person_keypoints_default.json"
+    from cvat_nb.cvat import task_labels
+    ds = Dataset.load(poses)
+    t = server.add_task("poses", task_labels(ds))
+    server.add_frames(t, [dict(name=im["file_name"], width=im["width"], height=im["height"]) for im in ds.images])
+    err = one_line_error(*run("upload", poses, "--task", t, "--format", "COCO 1.0", "--out-dir", tmp_path))
+    assert "drops SILENTLY" in err
+    code, out, err = run("upload", poses, "--task", t, "--out-dir", tmp_path)
+    assert code == 0 and "as COCO Keypoints 1.0 (replace)" in out, err
+    code, out, err = run("check", poses, "--task", t)
+    assert code == 0 and "COCO Keypoints 1.0" in out

@@ -10,7 +10,7 @@ pytest.importorskip("cvat_sdk")
 from cvat_nb.coco import Dataset
 from cvat_nb.errors import CvatNbError
 from cvat_nb.standin import StandIn
-from cvat_nb.cvat import connect, preflight, fix_for_task, match_frames, Cvat
+from cvat_nb.cvat import connect, preflight, fix_for_task, match_frames, upload_format, Cvat
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -180,13 +180,34 @@ def test_preflight_labels():
 
 def test_preflight_keypoints():
     kp = dict(id=2, name="person", keypoints=["nose", "eye"])
+    layout = [dict(id=3, name="nose", supercategory="person"), dict(id=4, name="eye", supercategory="person")]
     ann = dict(id=2, image_id=1, category_id=2, keypoints=[1, 1, 2, 2, 2, 2], num_keypoints=2, iscrowd=0)
-    ds = good(categories=[dict(id=1, name="car"), kp])
-    ds.annotations.append(ann)
-    assert preflight(ds, FR, LB).ok
+    ds = good(categories=[dict(id=1, name="car"), kp, *layout])
+    ds = ds.replace(annotations=[ann])
+    assert upload_format(ds) == "COCO Keypoints 1.0" and preflight(ds, FR, LB).ok
     ds.categories[1]["keypoints"] = ["nose", "ear"]
     assert "keypoint-names" in codes(ds)
     assert "not-skeleton" in codes(ds, FR, [dict(name="car"), dict(name="person", type="points")])
+
+
+def test_preflight_format_traps():
+    "Keypoints as COCO 1.0 vanish; plain objects in a keypoint upload fail it; the standard layout and v=3 fail it."
+    kp = dict(id=2, name="person", keypoints=["nose", "eye"])
+    layout = [dict(id=3, name="nose", supercategory="person"), dict(id=4, name="eye", supercategory="person")]
+    ann = dict(id=2, image_id=1, category_id=2, keypoints=[1, 1, 2, 2, 2, 2], num_keypoints=2, iscrowd=0)
+    mixed = good(categories=[dict(id=1, name="car"), kp, *layout])
+    mixed.annotations.append(ann)
+    assert upload_format(mixed) == "COCO Keypoints 1.0"
+    r = preflight(mixed, FR, LB)
+    assert r.codes() == {"not-keypoints": 1} and "'car'" in str(r) and "mode='append'" in str(r)
+    assert preflight(mixed, FR, LB, format="COCO 1.0").codes() == {"keypoints-dropped": 1}
+    poses = mixed.replace(annotations=[ann], categories=[dict(id=1, name="car"), kp])
+    assert preflight(poses, FR, LB).codes() == {"keypoint-layout": 1}
+    poses = mixed.replace(annotations=[{**ann, "keypoints": [1, 1, 3, 2, 2, 2]}])
+    assert preflight(poses, FR, LB).codes() == {"bad-visibility": 1}
+    poses = mixed.replace(annotations=[{**ann, "keypoints": [1, 1, 2]}])
+    assert preflight(poses, FR, LB).codes() == {"keypoint-count": 1}
+    with pytest.raises(ValueError, match="format must be one of"): preflight(poses, FR, LB, format="YOLO 1.1")
 
 
 def test_preflight_rle_ids_iscrowd_sections_orphans():

@@ -123,6 +123,45 @@ def test_create_upload_review_everything_matched(cv, server, tmp_path):
     assert not any("masks_lost" in c for c in r["counts"].values())
 
 
+POSES = REPO / "samples/coco/person_keypoints_default.json"
+
+
+def test_keypoints_go_as_coco_keypoints_without_being_told(cv, server, tmp_path):
+    "A pose file is uploaded as COCO Keypoints 1.0 (COCO 1.0 would drop every pose silently), downloaded and reviewed."
+    poses = Dataset.load(POSES)
+    task, _ = cv.create_task("poses", poses, REPO / "samples/people", out_dir=tmp_path, progress=False)
+    man = cv.upload(poses, task, out_dir=tmp_path, progress=False)
+    assert man["format"] == "COCO Keypoints 1.0" and man["annotations"] == len(poses.annotations)
+    assert [f["file_name"] for f in man["files"]] == [im["file_name"] for im in poses.images]
+    assert [f["frame"] for f in man["files"]] == list(range(len(poses.images)))
+    back = cv.download(task, tmp_path, progress=False)  # a task of skeletons: COCO Keypoints 1.0 by default
+    assert len([a for a in back.annotations if a.get("keypoints")]) == len(poses.annotations)
+    r = cv.review(task, poses)
+    assert r["ok"] and r["returned"] == len(poses.annotations), r["changed"]
+    with pytest.raises(CvatNbError, match="keypoints-dropped|drops SILENTLY"):
+        cv.upload(poses, task, out_dir=tmp_path, format="COCO 1.0", progress=False)
+
+
+def test_poses_and_objects_in_one_file_are_refused_with_advice(cv, server, tmp_path):
+    poses, street = Dataset.load(POSES), sample()
+    task, _ = cv.create_task("poses", poses, REPO / "samples/people", out_dir=tmp_path, progress=False)
+    car = next(c for c in street.categories if c["name"] == "car")
+    mixed = poses.replace(categories=poses.categories + [{**car, "id": 99}])
+    mixed.add_box(mixed.images[0]["id"], "car", [1, 1, 5, 5])
+    before = server.annotations(task)["shapes"]
+    with pytest.raises(CvatNbError, match="no keypoints.*mode='append'|'car'"):
+        cv.upload(mixed, task, out_dir=tmp_path, progress=False)
+    assert server.annotations(task)["shapes"] == before and not list(tmp_path.glob("*upload*.json"))
+
+
+def test_append_refused_on_a_server_without_import_mode(cv, server, tid, tmp_path):
+    server.version = "2.60.0"
+    with pytest.raises(CvatNbError, match=r"CVAT 2.60.0 .* has no import_mode=append .*nothing was sent"):
+        cv.upload(sample(), tid, out_dir=tmp_path, mode="append", progress=False)
+    assert server.annotations(tid)["shapes"] == [] and list(tmp_path.iterdir()) == []
+    assert cv.upload(sample(), tid, out_dir=tmp_path, progress=False)["status"] == "imported"  # replace still works
+
+
 def test_review_sees_missing_and_lost_masks(cv, server, tid, tmp_path):
     from cvat_nb.codecs import decode_rle, mask_to_polygons
     ds = sample()
@@ -238,3 +277,32 @@ def test_cli_help_has_example(name):
         from cvat_nb.cli import main
         main([name, "--help"])
     assert e.value.code == 0 and "example:" in o.getvalue()
+
+
+def test_review_sees_a_dragged_keypoint_and_a_moved_box(cv, server, tmp_path):
+    "Edits made in CVAT after the upload (a point dragged, one marked occluded, a box moved) show up in the review."
+    poses = Dataset.load(POSES)
+    task, _ = cv.create_task("poses", poses, REPO / "samples/people", out_dir=tmp_path, progress=False)
+    cv.upload(poses, task, out_dir=tmp_path, backup=False, progress=False)
+    view = server.annotations(task)
+    shapes = view["shapes"]
+    first = shapes[0]["elements"]
+    visible = [e for e in first if not e["outside"] and not e["occluded"]]
+    visible[0]["points"] = [visible[0]["points"][0] + 20, visible[0]["points"][1]]
+    visible[1]["occluded"] = True
+    server.set_shapes(task, [{k: v for k, v in s.items() if k != "id"} for s in shapes])
+    r = cv.review(task, poses)
+    (c,) = r["changed"]
+    assert "keypoints moved" in c["status"] and "20.0 px" in c["status"] and "visibility changed" in c["status"]
+    assert "2→1" in c["status"] and not r["ok"]
+
+    street = sample()
+    t2, _ = cv.create_task("street", street, IMAGES, out_dir=tmp_path, progress=False)
+    cv.upload(street, t2, out_dir=tmp_path, backup=False, progress=False)
+    shapes = server.annotations(t2)["shapes"]
+    box = next(s for s in shapes if s["type"] == "rectangle")
+    x1, y1, x2, y2 = box["points"]
+    box["points"] = [x1 + (x2 - x1) / 4, y1, x2 + (x2 - x1) / 4, y2]
+    server.set_shapes(t2, [{k: v for k, v in s.items() if k != "id"} for s in shapes])
+    (c,) = cv.review(t2, street)["changed"]
+    assert c["status"].startswith("moved (IoU 0.6") and c["iou"] < 0.95

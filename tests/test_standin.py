@@ -475,7 +475,10 @@ def _spec():
     "CVAT's schema as JSON Schema components plus the operations, loaded once (skips when missing)."
     if not _SPEC:
         path = _schema_path()
-        if not path.exists(): pytest.skip(f"CVAT schema not found at {path}; set CVAT_SCHEMA")
+        if not path.exists():
+            pytest.skip(f"CVAT's OpenAPI schema not found at {path}: set CVAT_SCHEMA to a copy of it, which a running "
+                        "CVAT serves at /api/schema/ (or take cvat/schema.yml from github.com/cvat-ai/cvat "
+                        "at the release you use)")
         yaml = pytest.importorskip("yaml")
         spec = yaml.safe_load(path.read_text())
         _SPEC.update(components=_to_json_schema(spec["components"]), ops=_operations(spec))
