@@ -25,6 +25,10 @@ KINDS = {"polyline": "COCO has no open lines; not imported", "ellipse": "COCO ha
          "mixed shape types": "the label has <points> and boxes, polygons or masks, which COCO puts in one category "
                               "with keypoint names: CVAT's COCO Keypoints import (Datumaro) fails on its annotations "
                               "without keypoints, and its COCO 1.0 import turns each points shape into its box",
+         "several shape types": "the label is used for several shape types, which COCO keeps in one category (each "
+                                "annotation keeps its own geometry: a box alone, or a polygon or mask with its box)",
+         "tag as classification": "an image-level tag; COCO has no place for it, so it is kept in the image's "
+                                  "`classifications`, which COCO tools ignore",
          "label not in meta": "a shape's label is not among the <meta> labels",
          "degenerate polygon": "fewer than 3 points; not imported",
          "empty skeleton": "every point is outside; not imported", "empty mask": "no pixel set; not imported",
@@ -292,6 +296,7 @@ def _tag(c, img, el, where, label):
     "`<tag label>` → an entry of the image's `classifications`."
     attrs = c.attrs(el, label)
     img.setdefault("classifications", []).append({"label": label, **({"attributes": attrs} if attrs else {})})
+    c.issues.add("tag as classification", img["file_name"], label)
 
 _READERS = {"box": _box, "polygon": _polygon, "mask": _mask, "points": _points, "skeleton": _skeleton,
             "ellipse": _ellipse, "tag": _tag}
@@ -326,6 +331,8 @@ def _survey(root, labels, issues, ellipses="skip") -> tuple:
     for lab, ks in kinds.items():
         if "points" in ks and ks & areas:
             issues.add("mixed shape types", label=lab, detail=f"used as {', '.join(sorted(ks))}")
+        elif len(ks & (areas | {"ellipse", "skeleton", "points"})) > 1:
+            issues.add("several shape types", label=lab, detail=f"used as {', '.join(sorted(ks))}")
     return kinds, n, sub
 
 def _categories(ds, labels, kinds, n, sub, issues):

@@ -918,7 +918,7 @@ def test_cvat_xml_export_via_sdk_reads_back_exactly(server, client, tmp_path):
     assert "<name>xml</name>" in xml and "<parent>walker</parent>" in xml and 'rle="' in xml and 'left="' in xml
 
     ds, issues = read_cvat_xml(out)
-    assert len(issues) == 0, str(issues)
+    assert issues.kinds() == {"tag as classification": 1}, str(issues)  # the "day" tag set on street_04
     sent = Dataset.load(SAMPLE)
     back = _objects(ds)
     assert [o for o in back if o[:3] != ("street_01.jpg", "sign", "box") or o[3] != (5, 6, 20.5, 34)] == _objects(sent)
