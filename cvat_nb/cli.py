@@ -397,6 +397,19 @@ def _(p):
     _format_arg(p, "the one the data needs")
     _server_args(p)
 
+@command("restore", "Put a backup that upload made back into its task (replacing what the task holds now)",
+         "cvat-nb restore task12_upload_20261124T101500Z.json --task 12")
+def _restore(args):
+    with _connect(args) as cv: tid = cv.restore(_the_task(cv, args), args.backup, progress=_progress())
+    print(f"restored task {tid} from {args.backup}")
+    return 0
+
+@_restore.args
+def _(p):
+    p.add_argument("backup", help="the backup zip, or the upload manifest (JSON) that names it")
+    _task_args(p)
+    _server_args(p)
+
 @command("download", "Export a task's annotations (no images) as a COCO zip", "cvat-nb download --task 12 --out task12.zip")
 def _download(args):
     with _connect(args) as cv: ds = cv.download(_the_task(cv, args), args.out, args.format, progress=_progress())

@@ -30,8 +30,8 @@ from .preflight import match_frames, preflight, fix_for_task, upload_format, _ne
 from .coco import atomic_write
 
 # %% auto #0
-__all__ = ['retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'match_frames', 'preflight', 'fix_for_task',
-           'upload_format', 'task_labels', 'roundtrip']
+__all__ = ['BACKUP_FORMAT', 'retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'match_frames', 'preflight',
+           'fix_for_task', 'upload_format', 'task_labels', 'roundtrip']
 
 # %% ../nbs/11_cvat.ipynb #c9993fc0
 class _Retry(Retry):
@@ -396,12 +396,14 @@ def wait_request(self:Cvat, rq_id:str, # a CVAT background request id, e.g. from
         time.sleep(self.client.config.status_check_period)
 
 # %% ../nbs/11_cvat.ipynb #59db568b
+BACKUP_FORMAT = "CVAT for images 1.1"  # CVAT's own XML: every shape type, tags, attributes, skeletons; no images
+
 @patch
-def _backup(self:Cvat, t, bk:Path, fmt:str, progress:bool):
-    "Export task `t`'s annotations to the zip `bk` (replacing an older one)."
+def _backup(self:Cvat, t, bk:Path, progress:bool):
+    "Export task `t`'s annotations to the zip `bk` in `BACKUP_FORMAT` (replacing an older one)."
     bk.unlink(missing_ok=True)
     with self._talk(f"backing up task {t.id} before replacing its annotations (nothing was imported)"):
-        t.export_dataset(fmt, bk, include_images=False, pbar=_bar(progress))
+        t.export_dataset(BACKUP_FORMAT, bk, include_images=False, pbar=_bar(progress))
 
 _APPEND_SINCE = pv.Version("2.65.0")  # CVAT's first release with `import_mode`
 
@@ -438,13 +440,13 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
              for n, (f, _) in zip(names, match_frames(names, info["frames"]))]
     man = dict(server_version=str(version), url=self.url, user=self.user, task_id=t.id, task_name=t.name,
                format=format, mode=mode, **_counts(ds), warnings=len(report.warnings), backup=str(bk) if bk else None,
-               files=files)
+               backup_format=BACKUP_FORMAT if bk else None, files=files)
     mf = out / f"task{t.id}_upload_{stamp}.json"
     write = lambda: atomic_write(mf, json.dumps(man, indent=2).encode(), overwrite=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = ds.save(Path(tmp) / "instances_default.json")
         for again in (False, True):
-            if bk: self._backup(t, bk, format, progress)
+            if bk: self._backup(t, bk, progress)
             try: self._import(t, path, format, mode, progress); break
             except ImportRunning as e:
                 if again or not wait: raise
@@ -458,6 +460,21 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
     man.update(status="imported", uploaded=datetime.now(timezone.utc).isoformat())
     write()
     return man
+
+@patch
+def restore(self:Cvat, task, # task id, name, URL or SDK task
+            backup, # a backup zip `upload` wrote, or the manifest (JSON) that names it
+            progress:bool=True): # show an upload progress bar
+    "Put a backup back: import it into `task` as CVAT 1.1, replacing what the task holds now. Returns the task id."
+    path = Path(backup)
+    if path.suffix == ".json":
+        try: path = Path(json.loads(path.read_text())["backup"] or "")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CvatNbError(f"not an upload manifest with a backup ({e})", file=backup) from None
+    if not path.is_file(): raise CvatNbError("no backup file here", file=path)
+    t = self.find_task(task)
+    self._import(t, path, "CVAT 1.1", "replace", progress)
+    return t.id
 
 @patch
 def download(self:Cvat, task, # task id, name, URL or SDK task

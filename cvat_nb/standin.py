@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import numpy as np
 from . import codecs
 from .standin_formats import *
+from .standin_xml import cvat_xml_to_shapes
 from .standin_wire import *
 # the private helpers stay importable from `cvat_nb.standin`, where they used to live
 from .standin_formats import _BINDINGS, _DM, _ann_type, _dataset_root, _fail, _stem
@@ -389,8 +390,9 @@ def _run_import(s:StandIn, user:str, t:dict, fmt:str, mode:str, data:bytes):
     _check_busy(s, t)
     def run():
         try:
-            shapes = import_upload(data, fmt, t["frames"], t["labels"])
-            s._put_shapes(t, shapes, append=(mode == "append"))  # only reached when the whole file converted
+            if fmt == "CVAT 1.1": shapes, tags = cvat_xml_to_shapes(data, t["frames"], t["labels"])
+            else: shapes, tags = import_upload(data, fmt, t["frames"], t["labels"]), []
+            s._put_shapes(t, shapes, append=(mode == "append"), tags=tags)  # only reached when the whole file converted
         except ImportFail as e: return str(e)
         except Exception as e: return f"{type(e).__name__}: {e}\n"  # a file shape the stand-in did not foresee
     if s.hold_imports: _new_request(s, user, t, rq, "import:annotations", fmt, held=True, pending=run)

@@ -19,8 +19,9 @@ __all__ = ['FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'mask_to_cvat', 'cvat_to_mask'
            'read_coco_upload', 'import_shapes', 'import_upload', 'export_zip']
 
 # %% ../nbs/10a_standin_formats.ipynb #ddf99c04
-FORMATS = [("COCO 1.0", "JSON, ZIP"), ("COCO Keypoints 1.0", "JSON, ZIP"), ("CVAT for images 1.1", "ZIP")]
-IMPORTABLE = {"COCO 1.0", "COCO Keypoints 1.0"}
+FORMATS = [("COCO 1.0", "JSON, ZIP"), ("COCO Keypoints 1.0", "JSON, ZIP"), ("CVAT for images 1.1", "ZIP"),
+           ("CVAT 1.1", "XML, ZIP")]
+IMPORTABLE = {"COCO 1.0", "COCO Keypoints 1.0", "CVAT 1.1"}
 EXPORTABLE = {"COCO 1.0", "COCO Keypoints 1.0", "CVAT for images 1.1"}
 
 # %% ../nbs/10a_standin_formats.ipynb #85544c21

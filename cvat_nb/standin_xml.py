@@ -7,11 +7,12 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/standin_xml.html.md"""
 
 # %% ../nbs/10b_standin_xml.ipynb #bb69736c
 from __future__ import annotations
+import io, zipfile
 from datetime import datetime, timezone
 import xml.etree.ElementTree as ET
 
 # %% auto #0
-__all__ = ['shapes_to_cvat_xml']
+__all__ = ['shapes_to_cvat_xml', 'cvat_xml_to_shapes']
 
 # %% ../nbs/10b_standin_xml.ipynb #a9878670
 def _sub(parent, tag:str, text=None, **attrib) -> ET.Element:
@@ -104,3 +105,68 @@ def shapes_to_cvat_xml(frames:list, # the task's frames `[{name, width, height}]
                         spec_names)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+# %% ../nbs/10b_standin_xml.ipynb #4efd0c28
+def _floats(v:str) -> list: return [float(x) for pair in v.split(";") if pair for x in pair.split(",")]
+
+def cvat_xml_to_shapes(data:bytes, # an `annotations.xml`, or a zip holding one
+                       frames:list, # the task's frames `[{name, width, height}]` in frame order
+                       labels:list) -> tuple[list, list]: # the task's labels (with `id`, `attributes`, `sublabels`)
+    "`(shapes, tags)` for a CVAT for images 1.1 file, as the stand-in stores them; `ImportFail` with CVAT's message."
+    import defusedxml.ElementTree as DET
+    from cvat_nb.standin_formats import _DM, _dataset_root, _fail, _stem, match_frame
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == "annotations.xml"]
+            if not names: _fail("Dataset must contain a file: 'annotations.xml'", _DM)
+            data = zf.read(names[0])
+    try: root = DET.fromstring(data)
+    except Exception as e: _fail(f"Failed to parse the annotation file: {e}", _DM)
+    if root.find("track") is not None: _fail("the stand-in does not import tracks (CVAT for video)", "NotImplementedError")
+    by_name = {l["name"]: l for l in labels}
+    def label(name:str, where:str) -> dict:
+        if name not in by_name: _fail(f"{where}: Label '{name}' is not registered for this task")
+        return by_name[name]
+    def attrs(el, lab:dict) -> list:
+        spec = {a["name"]: a["id"] for a in lab.get("attributes") or []}
+        return [dict(spec_id=spec[a.get("name")], value=a.text or "") for a in el.iterfind("attribute")
+                if a.get("name") in spec]
+    images = list(root.iterfind("image"))
+    keys = {_stem(f["name"]): i for i, f in enumerate(frames)}
+    ids = [_stem(im.get("name", "")) for im in images]
+    base_root = _dataset_root(ids, keys)
+    shapes, tags = [], []
+    for im, item_id in zip(images, ids):
+        frame = match_frame(item_id, keys, len(frames), base_root)
+        if frame is None: _fail(f"Could not match item id: '{item_id}' with any task frame")
+        for el in im:
+            where = f"Image {item_id}: can't import <{el.tag}>"
+            lab = label(el.get("label", ""), where)
+            common = dict(frame=frame, label_id=lab["id"], group=int(el.get("group_id") or 0),
+                          source=el.get("source", "manual"), attributes=attrs(el, lab))
+            if el.tag == "tag": tags.append(common); continue
+            if el.tag == "cuboid":
+                _fail(f"the stand-in does not import <{el.tag}>", "NotImplementedError")
+            g = {k: float(el.get(k, 0)) for k in ("xtl", "ytl", "xbr", "ybr", "cx", "cy", "rx", "ry")}
+            if el.tag == "box": typ, pts = "rectangle", [g["xtl"], g["ytl"], g["xbr"], g["ybr"]]
+            elif el.tag in ("polygon", "polyline", "points"): typ, pts = el.tag, _floats(el.get("points", ""))
+            elif el.tag == "ellipse": typ, pts = "ellipse", [g["cx"], g["cy"], g["cx"] + g["rx"], g["cy"] - g["ry"]]
+            elif el.tag == "mask":
+                l, t, w, h = (int(el.get(k)) for k in ("left", "top", "width", "height"))
+                typ, pts = "mask", [float(v) for v in el.get("rle", "").split(",")] + [l, t, l + w - 1, t + h - 1]
+            elif el.tag == "skeleton": typ, pts = "skeleton", []
+            else: _fail(f"{where}: unknown element", _DM)
+            shape = dict(type=typ, points=pts, occluded=el.get("occluded") == "1", outside=False,
+                         z_order=int(el.get("z_order") or 0), rotation=float(el.get("rotation") or 0), **common,
+                         elements=[])
+            if typ == "skeleton":
+                subs = {x["name"]: x for x in lab.get("sublabels") or []}
+                for p in el.iterfind("points"):
+                    if p.get("label") not in subs: _fail(f"{where}: Label '{p.get('label')}' is not registered for this task")
+                    sub = subs[p.get("label")]
+                    shape["elements"].append(dict(type="points", frame=frame, label_id=sub["id"], group=common["group"],
+                                                  source=p.get("source", "manual"), occluded=p.get("occluded") == "1",
+                                                  outside=p.get("outside") == "1", z_order=0, rotation=0.0,
+                                                  points=_floats(p.get("points", "")), attributes=attrs(p, sub)))
+            shapes.append(shape)
+    return shapes, tags

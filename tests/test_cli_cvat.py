@@ -19,7 +19,7 @@ SAMPLE = REPO / "samples/coco/instances_default.json"
 USER, PASSWORD, TOKEN = "django", "Pw-s3cret-9", "pat-s3cret-123"
 LABELS = [{"name": "car", "type": "polygon"}, {"name": "person", "type": "mask"}, {"name": "sign", "type": "any"}]
 FRAMES = [dict(name=f"street_0{i}.jpg", width=480, height=320) for i in range(1, 5)]
-SERVER_COMMANDS = ("projects", "tasks", "task", "check", "upload", "download", "create-task", "demo")
+SERVER_COMMANDS = ("projects", "tasks", "task", "restore", "check", "upload", "download", "create-task", "demo")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def no_secret(*texts):
 
 @pytest.mark.parametrize("name", SERVER_COMMANDS)
 def test_server_commands_take_timeout_and_retries(name):
-    extra = {"projects": [], "tasks": [], "task": ["1"], "check": ["f.json", "--task", "1"], "upload": ["f.json", "--task", "1"],
+    extra = {"projects": [], "tasks": [], "task": ["1"], "restore": ["b.zip", "--task", "1"], "check": ["f.json", "--task", "1"], "upload": ["f.json", "--task", "1"],
              "download": ["--task", "1", "--out", "x.zip"], "create-task": ["n", "f.json", "--images", "i"],
              "demo": []}[name]
     a = parser().parse_args([name, *extra])
@@ -343,3 +343,18 @@ def test_upload_tells_the_format_it_chose(server, tmp_path):
     assert code == 0 and "as COCO Keypoints 1.0 (replace)" in out, err
     code, out, err = run("check", poses, "--task", t)
     assert code == 0 and "COCO Keypoints 1.0" in out
+
+
+def test_restore_puts_back_what_an_upload_replaced(server, tid, tmp_path):
+    code, out, err = run("upload", SAMPLE, "--task", tid, "--out-dir", tmp_path)
+    assert code == 0, err
+    sent = server.annotations(tid)["shapes"]
+    code, out, err = run("upload", SAMPLE, "--task", tid, "--out-dir", tmp_path / "2")  # backs up the first upload
+    (mf,) = (tmp_path / "2").glob(f"task{tid}_upload_*.json")
+    server.set_shapes(tid, [])
+    code, out, err = run("restore", mf, "--task", tid)
+    assert code == 0 and out.strip() == f"restored task {tid} from {mf}", err
+    strip = lambda xs: [{k: v for k, v in x.items() if k not in ("id", "score")} for x in xs]  # XML has no scores
+    assert strip(server.annotations(tid)["shapes"]) == strip(sent)
+    err = one_line_error(*run("restore", tmp_path / "missing.zip", "--task", tid))
+    assert "no backup file here" in err

@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("cvat_sdk")
 from cvat_nb.coco import Dataset
+from cvat_nb.cvat_xml import read_cvat_xml
 from cvat_nb.errors import CvatNbError
 from cvat_nb.standin import StandIn
 from cvat_nb.cvat import connect, preflight, fix_for_task, match_frames, upload_format, Cvat
@@ -253,6 +254,30 @@ def test_match_frames_numbers():
 # ---------------------------------------------------------------------------------------------------------------
 # upload, download
 
+def test_backup_keeps_what_coco_cannot_and_restore_puts_it_back(cv, server, tid, tmp_path):
+    "Work done in CVAT that COCO has no place for (a polyline, an ellipse, a rotated box, a tag, a group) survives a "
+    "careless replace: the backup is CVAT's XML, and restore imports it as CVAT 1.1."
+    lab = {l["name"]: l["id"] for l in server.tasks[tid]["labels"]}
+    def shape(type, label, points, **kw):
+        return {**dict(type=type, frame=0, label_id=lab[label], group=0, source="manual", occluded=False,
+                       outside=False, z_order=0, rotation=0.0, points=points, attributes=[], elements=[]), **kw}
+    work = [shape("polyline", "sign", [1.0, 1.0, 50.5, 20.25, 90.0, 3.0]),
+            shape("ellipse", "car", [100.0, 80.0, 130.0, 60.0], occluded=True),
+            shape("rectangle", "car", [10.0, 10.0, 40.0, 30.0], rotation=30.0, group=4, z_order=2),
+            shape("polygon", "car", [5.0, 5.0, 25.0, 5.0, 25.0, 20.0], group=4, frame=2)]
+    tags = [dict(frame=1, label_id=lab["sign"], group=0, source="manual", attributes=[])]
+    server.set_shapes(tid, work, tags=tags)
+    before = server.annotations(tid)
+    man = cv.upload(sample(), tid, out_dir=tmp_path, progress=False)
+    assert man["backup_format"] == "CVAT for images 1.1" and server.annotations(tid)["tags"] == []
+    (mf,) = tmp_path.glob(f"task{tid}_upload_*.json")
+    assert cv.restore(tid, mf, progress=False) == tid  # the manifest names its backup
+    after = server.annotations(tid)
+    strip = lambda xs: [{k: v for k, v in x.items() if k != "id"} for x in xs]
+    assert strip(after["shapes"]) == strip(before["shapes"]) and strip(after["tags"]) == strip(before["tags"])
+    with pytest.raises(CvatNbError, match="no backup file here"): cv.restore(tid, tmp_path / "nope.zip")
+
+
 def test_upload_replace_backup_manifest_download(cv, server, tid, tmp_path):
     server.set_shapes(tid, [dict(type="rectangle", frame=0, label_id=server.tasks[tid]["labels"][0]["id"], group=0,
                                  source="manual", occluded=False, outside=False, z_order=0, rotation=0.0,
@@ -264,7 +289,7 @@ def test_upload_replace_backup_manifest_download(cv, server, tid, tmp_path):
     assert man["annotations"] == len(ds.annotations) and man["server_version"] == "2.73.0"
     backup = Path(man["backup"])
     assert backup.parent == tmp_path and backup.exists()
-    assert len(Dataset.load(backup).annotations) == 1  # the old rectangle
+    assert len(read_cvat_xml(backup)[0].annotations) == 1  # the old rectangle
     written = [p for p in tmp_path.glob("*.json")]
     assert len(written) == 1 and json.loads(written[0].read_text()) == man
     text = written[0].read_text()

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("cvat_sdk")
 from cvat_nb.coco import Dataset
+from cvat_nb.cvat_xml import read_cvat_xml
 from cvat_nb.errors import CvatNbError
 from cvat_nb.standin import StandIn
 import cvat_nb.cvat as m
@@ -89,7 +90,7 @@ def assert_intact(server, tid, before, tmp_path):
     "Previous annotations still on the server; the backup holds them."
     assert shapes(server, tid) == before
     (bk,) = backups(tmp_path, tid)
-    assert len(Dataset.load(bk).annotations) == len(before) == 1
+    assert len(read_cvat_xml(bk)[0].annotations) == len(before) == 1
 
 
 def until(cond, limit=20.0):
@@ -374,7 +375,7 @@ def test_409_wait_for_the_running_import_then_import_once(cv, server, tid, tmp_p
     assert sum(x["status"] == 409 for x in server.exchanges) == 1
     assert len(shapes(server, tid)) == len(sample().annotations)
     (bk,) = backups(tmp_path / "b", tid)  # taken again after the wait: it holds what the first import wrote
-    assert len(Dataset.load(bk).annotations) == len(first.annotations)
+    assert len(read_cvat_xml(bk)[0].annotations) == len(first.annotations)
 
 
 # ---------------------------------------------------------------------------------------------------------------
