@@ -400,14 +400,20 @@ def _(p):
 @command("restore", "Put a backup that upload made back into its task (replacing what the task holds now)",
          "cvat-nb restore task12_upload_20261124T101500Z.json --task 12")
 def _restore(args):
-    with _connect(args) as cv: tid = cv.restore(_the_task(cv, args), args.backup, progress=_progress())
-    print(f"restored task {tid} from {args.backup}")
+    with _connect(args) as cv:
+        tid = cv.restore(_the_task(cv, args), args.backup, out_dir=args.out_dir, keep=not args.no_backup,
+                         force=args.force, progress=_progress())
+    print(f"restored task {tid} from {args.backup}" + ("" if args.no_backup else
+                                                      f"; what it held before is backed up in {args.out_dir}"))
     return 0
 
 @_restore.args
 def _(p):
     p.add_argument("backup", help="the backup zip, or the upload manifest (JSON) that names it")
     _task_args(p)
+    p.add_argument("--out-dir", default=".", metavar="D", help="where the backup of the task's current state goes (.)")
+    p.add_argument("--no-backup", action="store_true", help="do not back the task up before restoring")
+    p.add_argument("--force", action="store_true", help="restore a backup of another task")
     _server_args(p)
 
 @command("download", "Export a task's annotations (no images) as a COCO zip", "cvat-nb download --task 12 --out task12.zip")

@@ -320,7 +320,8 @@ def describe_task(info:dict, # what `Cvat.task_info` returns
     shown = list(range(n)) if n <= frames else list(range(frames - 1)) + [n - 1] if frames > 0 else []
     if n and not shown: lines.append(f"  … {n} not listed")
     for k, i in enumerate(shown):
-        if k and i != shown[k - 1] + 1: lines.append(f"  … {i - shown[k - 1] - 1} more")
+        prev = shown[k - 1] if k else -1
+        if i != prev + 1: lines.append(f"  … {i - prev - 1} more")
         f = info["frames"][i]
         lines.append(f"  {i:>4}  {f['name']}  {f['width']}×{f['height']}")
     lines.append("jobs:")
@@ -464,17 +465,38 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
 @patch
 def restore(self:Cvat, task, # task id, name, URL or SDK task
             backup, # a backup zip `upload` wrote, or the manifest (JSON) that names it
+            out_dir=".", # where the backup of what the task holds now goes
+            keep:bool=True, # back the task up before restoring (nothing is lost by restoring the wrong file)
+            force:bool=False, # restore a backup of another task
             progress:bool=True): # show an upload progress bar
     "Put a backup back: import it into `task` as CVAT 1.1, replacing what the task holds now. Returns the task id."
     path = Path(backup)
     if path.suffix == ".json":
-        try: path = Path(json.loads(path.read_text())["backup"] or "")
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise CvatNbError(f"not an upload manifest with a backup ({e})", file=backup) from None
+        try: man = json.loads(path.read_text())
+        except (OSError, ValueError) as e: raise CvatNbError(f"cannot read the manifest ({e})", file=path) from None
+        if not isinstance(man, dict) or not man.get("backup"):
+            raise CvatNbError("the manifest names no backup (an append, or an upload with backup=False, takes none)",
+                              file=path)
+        path = path.parent / Path(man["backup"]).name  # the backup is written beside its manifest
     if not path.is_file(): raise CvatNbError("no backup file here", file=path)
     t = self.find_task(task)
+    src = _backup_task_id(path)
+    if src is not None and src != t.id and not force:
+        raise CvatNbError(f"this is a backup of task {src}, not of task {t.id} '{t.name}'; nothing was changed "
+                          "(pass force=True, or --force, to restore it there anyway)", file=path)
+    if keep:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        self._backup(t, Path(out_dir) / f"task{t.id}_backup_{_stamp()}.zip", progress)
     self._import(t, path, "CVAT 1.1", "replace", progress)
     return t.id
+
+def _backup_task_id(path:Path) -> int|None:
+    "The task id a CVAT for images 1.1 zip names in `<meta><task><id>`, if it names one."
+    import defusedxml.ElementTree as DET, zipfile
+    try:
+        with zipfile.ZipFile(path) as zf: root = DET.fromstring(zf.read("annotations.xml"))
+        return int(root.findtext("meta/task/id"))
+    except Exception: return None
 
 @patch
 def download(self:Cvat, task, # task id, name, URL or SDK task

@@ -29,12 +29,13 @@ def for_cvat(dataset) -> Dataset:
     if any(c.get("id", 1) < 1 for c in out.categories):  # CVAT: category 0 is "annotation has no label"
         out = out.remap_categories({c["id"]: k for k, c in enumerate(out.categories, 1)})
     out = _ids_from_one(out)
-    names = {c["name"] for c in out.categories}
-    for c in list(out.categories):
+    declared = {(c.get("name"), c.get("supercategory") or "") for c in out.categories}
+    extra, top = [], max([c["id"] for c in out.categories if isinstance(c.get("id"), int)] + [0])
+    for c in out.categories:  # a point is named within its skeleton: two skeletons may both have a "nose"
         for k in c.get("keypoints") or []:
-            if k not in names:
-                out.add_category(k, supercategory=c["name"]); names.add(k)
-    return out
+            if (k, c["name"]) not in declared:
+                top += 1; extra.append(dict(id=top, name=k, supercategory=c["name"])); declared.add((k, c["name"]))
+    return out.replace(categories=out.categories + extra) if extra else out
 
 def _ids_from_one(ds:Dataset) -> Dataset:
     "Image and annotation ids renumbered from 1 when some are below 1 (references follow)."

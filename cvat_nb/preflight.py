@@ -195,14 +195,18 @@ def _check_format(p:_Pre, ds:Dataset, fmt:str):
                        record=record_name("categories", i, c), field="keypoints")
     for i, a in enumerate(ds.annotations):
         c, k = kp.get(a.get("category_id")), a.get("keypoints")
-        if c is None or k is None: continue
         loc = dict(record=record_name("annotations", i, a), image_id=a.get("image_id"), field="keypoints")
+        if c is None and k:
+            name = next((x.get("name") for x in ds.categories if x.get("id") == a.get("category_id")), None)
+            p.err("keypoint-names", f"the annotation has keypoints but its category {name!r} names none; CVAT cannot "
+                  "tell which point is which and the import fails", "give the category its `keypoints` list", **loc)
+        if c is None or k is None: continue
         if not isinstance(k, list) or len(k) != 3 * len(c["keypoints"]):
             p.err("keypoint-count", f"{len(k) if isinstance(k, list) else k!r} values for the {len(c['keypoints'])} "
                   f"keypoints of '{c.get('name')}' (one x, y, v triplet each)", "write one triplet per keypoint name",
                   **loc)
-        elif bad := sorted({v for v in k[2::3] if v not in (0, 1, 2)}, key=str):
-            p.err("bad-visibility", f"visibility {', '.join(map(str, bad))} is not 0, 1 or 2; the import fails",
+        elif bad := sorted({repr(v) for v in k[2::3] if isinstance(v, bool) or v not in (0, 1, 2)}):
+            p.err("bad-visibility", f"visibility {', '.join(bad)} is not 0, 1 or 2; the import fails",
                   "use 0 (not labelled: CVAT's outside), 1 (occluded) or 2 (visible)", **loc)
 
 # %% ../nbs/11a_preflight.ipynb #ce1a1598

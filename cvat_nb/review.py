@@ -100,6 +100,37 @@ def _pair_iou(a:dict, b:dict, h:int, w:int) -> float:
     if a.get("bbox") and b.get("bbox"): return float(cm.iou([b["bbox"]], [a["bbox"]], [0])[0][0])
     return 0.0
 
+def _kp_box(a:dict) -> dict:
+    "For pairing: a pose without a segmentation gets the box of its labelled points (CVAT rebuilds a skeleton's box"
+    "from its points on export, so the box a file carries cannot pair the two), padded by half a pixel."
+    k = a.get("keypoints")
+    if not k or a.get("segmentation") not in (None, [], [[]]): return a
+    pts = [(x, y) for x, y, v in zip(k[0::3], k[1::3], k[2::3]) if v]
+    if not pts: return a
+    xs, ys = zip(*pts)
+    return {**a, "bbox": [min(xs) - .5, min(ys) - .5, max(xs) - min(xs) + 1, max(ys) - min(ys) + 1]}
+
+def _pose_distance(a:dict, names_a:list, b:dict, names_b:list) -> float|None:
+    "Median distance between the points two poses both label (by name); None when they share none."
+    ta = dict(zip(names_a or [], zip(*[iter(a.get("keypoints") or [])] * 3)))
+    tb = dict(zip(names_b or [], zip(*[iter(b.get("keypoints") or [])] * 3)))
+    d = [float(np.hypot(ta[n][0] - tb[n][0], ta[n][1] - tb[n][1])) for n in ta if n in tb and ta[n][2] and tb[n][2]]
+    return float(np.median(d)) if d else None
+
+def _pair_poses(A:list, B:list, pairs:dict, missing:list, extra:list, kpn_a:dict, kpn_b:dict, counts:dict, names:dict):
+    "Pair the poses box IoU left apart (a dragged point changes a small pose's box a lot) by their points, nearest first."
+    cands = sorted((d, i, j) for i in missing if A[i].get("keypoints") for j in extra if B[j].get("keypoints")
+                   and A[i]["category_id"] == B[j]["category_id"]
+                   and (d := _pose_distance(A[i], kpn_a.get(A[i]["category_id"]), B[j],
+                                            kpn_b.get(B[j]["category_id"]))) is not None)
+    for _, i, j in cands:
+        if i not in missing or j not in extra: continue
+        missing.remove(i); extra.remove(j); pairs[(i, j)] = "matched"
+        c = counts.setdefault(names.get(A[i]["category_id"]), {})
+        for k, step in (("missing", -1), ("extra", -1), ("matched", 1)):
+            c[k] = c.get(k, 0) + step
+            if not c[k]: del c[k]
+
 def _keypoint_changes(a:dict, names_a:list, b:dict, names_b:list, px:float) -> list:
     "What changed between two keypoint annotations, point by point by name: moved, visibility, missing."
     ta = dict(zip(names_a or [], zip(*[iter(a.get("keypoints") or [])] * 3)))
@@ -133,6 +164,7 @@ def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` rea
     "Object-by-object comparison: per-category counts (with masks kept / lost) and the list of changed objects."
     from cvat_nb.widgets import match, compare_counts
     a, b = _normalized(Dataset.load(sent), Dataset.load(returned))
+    a, b = (d.replace(annotations=[_kp_box(x) for x in d.annotations]) for d in (a, b))
     counts = {k: dict(v) for k, v in compare_counts(a, b, iou).items()}
     names = {c["id"]: c["name"] for c in a.categories + b.categories}
     kpn_a, kpn_b = ({c["id"]: c.get("keypoints") for c in d.categories} for d in (a, b))
@@ -144,6 +176,7 @@ def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` rea
         else: B = b.anns(other["id"])
         A = a.anns(im["id"])
         m = match(A, B, im["height"], im["width"], iou)
+        _pair_poses(A, B, m["pairs"], m["missing"], m["extra"], kpn_a, kpn_b, counts, names)
         for (i, j), status in m["pairs"].items():
             c = counts.setdefault(names.get(A[i]["category_id"]), {})
             notes, overlap = [] if status == "matched" else [status], _pair_iou(A[i], B[j], im["height"], im["width"])

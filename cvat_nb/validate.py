@@ -176,7 +176,11 @@ def cvat_name(self:_Checker, fn, stems, rec, loc):
 # %% ../nbs/03_validate.ipynb #4b164249
 @patch
 def categories(self:_Checker):
-    self.cat, names = {}, {}
+    self.cat, names, points = {}, {}, {}
+    # CVAT's per-keypoint categories ("nose" under "person") are named within their skeleton: two skeletons may both
+    # have a "nose", and a point may share a name with a top-level category
+    parents = {c.get("name"): set(c["keypoints"]) for c in self.ds.categories
+               if isinstance(c, dict) and isinstance(c.get("keypoints"), list) and c["keypoints"]}
     for i, c, id_ok in self.ids("categories", self.ds.categories):
         rec = _rec("categories", i, c)
         if c.get("id") == 0:
@@ -187,15 +191,19 @@ def categories(self:_Checker):
         if not isinstance(name, str) or not name:
             self.err("bad-type" if "name" in c else "missing-key", "name must be a non-empty string",
                      "name the category; CVAT matches labels by name", record=rec, field="name")
-        elif name in names:
-            (self.err if self.cvat else self.warn)(
-                "duplicate-category-name", f"category name '{name}' is used again (first by id {names[name]})"
-                + ("; CVAT refuses it: 'All label names must be unique'" if self.cvat else ""),
-                "merge the categories (remap_categories) or rename one", record=rec, field="name")
-        else: names[name] = c.get("id")
+        else:
+            sup = c.get("supercategory") or ""
+            point = not c.get("keypoints") and name in parents.get(sup, ())
+            seen, key = (points, (name, sup)) if point else (names, name)
+            if key in seen:
+                (self.err if self.cvat else self.warn)(
+                    "duplicate-category-name", f"category name '{name}' is used again (first by id {seen[key]})"
+                    + ("; CVAT refuses it: 'All label names must be unique'" if self.cvat else ""),
+                    "merge the categories (remap_categories) or rename one", record=rec, field="name")
+            else: seen[key] = c.get("id")
         self.keypoint_names(c, rec)
         if id_ok: self.cat[c["id"]] = c
-    if self.cvat: self.cvat_keypoint_layout(names)
+    if self.cvat: self.cvat_keypoint_layout(points)
 
 @patch
 def keypoint_names(self:_Checker, c, rec):
@@ -217,11 +225,11 @@ def keypoint_names(self:_Checker, c, rec):
                      "1-based)", "number keypoints from 1 to the count of names", record=rec, field="skeleton")
 
 @patch
-def cvat_keypoint_layout(self:_Checker, names):
+def cvat_keypoint_layout(self:_Checker, points): # (point name, skeleton name) → id of the per-keypoint categories
     for c in self.cat.values():
         kps = c.get("keypoints")
         if not isinstance(kps, list) or not kps: continue
-        missing = [k for k in kps if k not in names or self.cat[names[k]].get("supercategory") != c.get("name")]
+        missing = [k for k in kps if (k, c.get("name")) not in points]
         if missing:
             self.err("cvat-keypoint-layout", f"keypoint names {missing[:5]} are not declared as categories with "
                      f"supercategory '{c.get('name')}'; CVAT's COCO Keypoints import then fails ('list indices must "

@@ -352,9 +352,29 @@ def test_restore_puts_back_what_an_upload_replaced(server, tid, tmp_path):
     code, out, err = run("upload", SAMPLE, "--task", tid, "--out-dir", tmp_path / "2")  # backs up the first upload
     (mf,) = (tmp_path / "2").glob(f"task{tid}_upload_*.json")
     server.set_shapes(tid, [])
-    code, out, err = run("restore", mf, "--task", tid)
-    assert code == 0 and out.strip() == f"restored task {tid} from {mf}", err
+    code, out, err = run("restore", mf, "--task", tid, "--out-dir", tmp_path / "3")
+    assert code == 0 and out.strip().startswith(f"restored task {tid} from {mf}"), err
+    assert list((tmp_path / "3").glob(f"task{tid}_backup_*.zip"))  # the emptied state, kept before restoring
     strip = lambda xs: [{k: v for k, v in x.items() if k not in ("id", "score")} for x in xs]  # XML has no scores
     assert strip(server.annotations(tid)["shapes"]) == strip(sent)
     err = one_line_error(*run("restore", tmp_path / "missing.zip", "--task", tid))
     assert "no backup file here" in err
+
+
+def test_restore_refuses_another_tasks_backup_and_relative_paths_work(server, tid, tmp_path, monkeypatch):
+    other = server.add_task("other", LABELS)
+    server.add_frames(other, FRAMES)
+    monkeypatch.chdir(tmp_path)
+    assert run("upload", SAMPLE, "--task", tid, "--out-dir", "rel")[0] == 0
+    assert run("upload", SAMPLE, "--task", tid, "--out-dir", "rel")[0] == 0  # this one backs up the first
+    mf = sorted((tmp_path / "rel").glob(f"task{tid}_upload_*.json"))[-1]
+    monkeypatch.chdir(tmp_path.parent)  # the manifest's relative backup path is found beside the manifest
+    err = one_line_error(*run("restore", mf, "--task", other, "--no-backup"))
+    assert f"a backup of task {tid}, not of task {other}" in err and "nothing was changed" in err
+    assert server.annotations(other)["shapes"] == []
+    code, out, err = run("restore", mf, "--task", other, "--no-backup", "--force")
+    assert code == 0 and len(server.annotations(other)["shapes"]) == len(Dataset.load(SAMPLE).annotations), err
+    assert run("upload", SAMPLE, "--task", tid, "--out-dir", tmp_path / "app", "--mode", "append")[0] == 0
+    (app,) = (tmp_path / "app").glob(f"task{tid}_upload_*.json")
+    err = one_line_error(*run("restore", app, "--task", tid))
+    assert "names no backup" in err

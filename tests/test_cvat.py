@@ -271,7 +271,7 @@ def test_backup_keeps_what_coco_cannot_and_restore_puts_it_back(cv, server, tid,
     man = cv.upload(sample(), tid, out_dir=tmp_path, progress=False)
     assert man["backup_format"] == "CVAT for images 1.1" and server.annotations(tid)["tags"] == []
     (mf,) = tmp_path.glob(f"task{tid}_upload_*.json")
-    assert cv.restore(tid, mf, progress=False) == tid  # the manifest names its backup
+    assert cv.restore(tid, mf, out_dir=tmp_path / "before", progress=False) == tid  # the manifest names its backup
     after = server.annotations(tid)
     strip = lambda xs: [{k: v for k, v in x.items() if k != "id"} for x in xs]
     assert strip(after["shapes"]) == strip(before["shapes"]) and strip(after["tags"]) == strip(before["tags"])
@@ -341,3 +341,16 @@ def test_cvat_preflight_and_fix_round_trip(cv, server, tid, tmp_path):
     assert len(changes) == 4 and cv.preflight(fixed, tid).ok
     cv.upload(fixed, tid, out_dir=tmp_path)
     assert len(shapes(server, tid)) == len(ds.annotations)
+
+
+def test_validate_accepts_point_names_shared_by_two_skeletons():
+    "CVAT scopes a skeleton's points to it: 'nose' under 'person' and under 'dog' are two labels, not a clash."
+    from cvat_nb.export import for_cvat
+    from cvat_nb.validate import validate
+    ds = Dataset({"images": [], "annotations": [], "categories": [
+        dict(id=1, name="person", keypoints=["nose", "tail"]), dict(id=2, name="dog", keypoints=["nose", "tail"]),
+        dict(id=3, name="tail")]})  # and a top-level category with a point's name
+    r = validate(for_cvat(ds), target="cvat")
+    assert "duplicate-category-name" not in r.codes() and "cvat-keypoint-layout" not in r.codes(), str(r)
+    dup = ds.replace(categories=ds.categories + [dict(id=4, name="tail")])
+    assert validate(dup, target="cvat").codes()["duplicate-category-name"] == 1  # two top-level 'tail's still clash

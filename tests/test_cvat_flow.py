@@ -11,6 +11,7 @@ from cvat_nb.coco import Dataset
 from cvat_nb.errors import CvatNbError
 from cvat_nb.standin import StandIn
 from cvat_nb.cvat import connect, roundtrip, task_labels
+from cvat_nb.export import for_cvat
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -306,3 +307,37 @@ def test_review_sees_a_dragged_keypoint_and_a_moved_box(cv, server, tmp_path):
     server.set_shapes(t2, [{k: v for k, v in s.items() if k != "id"} for s in shapes])
     (c,) = cv.review(t2, street)["changed"]
     assert c["status"].startswith("moved (IoU 0.6") and c["iou"] < 0.95
+
+
+def test_pose_boxes_larger_than_their_points_still_pair_in_review(cv, server, tmp_path):
+    "A file's pose boxes are often bigger than the points; CVAT rebuilds them from the points. Review pairs by points."
+    poses = Dataset.load(POSES)
+    def grow(a, f=1.7):
+        x, y, w, h = a["bbox"]
+        return {**a, "bbox": [x + w / 2 - f * w / 2, y + h / 2 - f * h / 2, f * w, f * h]}
+    big = poses.replace(annotations=[grow(a) for a in poses.annotations])
+    task, _ = cv.create_task("poses", big, REPO / "samples/people", out_dir=tmp_path, progress=False)
+    cv.upload(big, task, out_dir=tmp_path, backup=False, progress=False)
+    r = cv.review(task, big)
+    assert r["ok"] and r["changed"] == [], r["changed"]
+    assert r["counts"]["person"] == {"matched": len(poses.annotations)}
+
+
+def test_two_skeletons_sharing_point_names(cv, server, tmp_path):
+    "A 'person' and a 'statue' skeleton both with 'nose', ...: each point is declared under its own skeleton."
+    poses = Dataset.load(POSES)
+    person = next(c for c in poses.categories if c.get("keypoints"))
+    statue = {**person, "id": 500, "name": "statue"}
+    moved = lambda k: [v + 3 if i % 3 != 2 else v for i, v in enumerate(k)]
+    both = poses.replace(categories=poses.categories + [statue],
+                         annotations=poses.annotations + [{**a, "id": 1000 + a["id"], "category_id": 500,
+                                                           "keypoints": moved(a["keypoints"])}
+                                                          for a in poses.annotations])
+    task, _ = cv.create_task("two skeletons", both, REPO / "samples/people", out_dir=tmp_path, progress=False)
+    assert sorted(l["name"] for l in cv.task_info(task)["labels"]) == ["person", "statue"]
+    assert cv.preflight(both, task).codes() == {"keypoint-layout": 1}  # the file declares only person's points
+    assert cv.preflight(for_cvat(both), task).ok  # which upload writes for it, under each skeleton
+    man = cv.upload(both, task, out_dir=tmp_path, backup=False, progress=False)
+    assert man["format"] == "COCO Keypoints 1.0" and man["annotations"] == 2 * len(poses.annotations)
+    r = cv.review(task, both)
+    assert r["ok"], r["changed"]

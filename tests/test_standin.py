@@ -293,6 +293,10 @@ def _subsets(coco, names_by_subset):
 def test_zip_with_several_subsets_imports_all(server, client, task, tmp_path):
     "Like CVAT (Datumaro reads every subset), a zip with train and val files imports both; groups stay per object."
     coco = sample()
+    two_parts = [[10, 10, 30, 10, 30, 30], [50, 50, 70, 50, 70, 70]]  # one object in two parts: a group per file
+    for k, im in enumerate(coco["images"]):
+        coco["annotations"].append({"id": 900 + k, "image_id": im["id"], "category_id": coco["categories"][0]["id"],
+                                    "iscrowd": 0, "bbox": [10, 10, 60, 60], "area": 400, "segmentation": two_parts})
     names = [im["file_name"] for im in coco["images"]]
     subs = _subsets(coco, {"train": names[:2], "val": names[2:]})
     zpath = tmp_path / "split.zip"
@@ -303,12 +307,13 @@ def test_zip_with_several_subsets_imports_all(server, client, task, tmp_path):
     frames = [f.name for f in task.get_frames_info()]
     per_frame = lambda ss: sorted(frames[s["frame"]] for s in ss)
     one = new_task(client)
-    one.import_annotations("COCO 1.0", SAMPLE)  # the same annotations as one file
+    one.import_annotations("COCO 1.0", write(tmp_path, coco))  # the same annotations as one file
     assert per_frame(got) == per_frame(shapes(server, one))
     groups = {}
     for s in got:
         if s["group"]: groups.setdefault(s["group"], set()).add(s["frame"])
-    assert all(len(f) == 1 for f in groups.values()) and len(groups) == len({s["group"] for s in shapes(server, one)} - {0})
+    assert len(groups) == len(coco["images"]) and all(len(f) == 1 for f in groups.values())  # one group per image
+    assert len({s["group"] for s in shapes(server, one)} - {0}) == len(groups)
 
 
 def test_zip_with_one_bad_subset_fails_whole_import(server, task, tmp_path):
