@@ -197,7 +197,8 @@ def _server_steps(run:DemoRun, log, cv, said:str, ds:Dataset) -> Dataset:
     _step(run, log, 7, f"task {run.task_id} '{name}' created with {len(frames)} images; frame map", run.frame_map)
     run.manifest = m = cv.upload(ds, run.task_id, mode="replace", out_dir=out, progress=False)
     run.manifest_path = max(out.glob(f"task{run.task_id}_upload_*.json"), key=lambda p: p.stat().st_mtime)
-    _step(run, log, 8, f"upload: {m['annotations']} annotations on {m['images']} images ({m['mode']}); manifest",
+    _step(run, log, 8, f"upload: {m['annotations']} annotations on {m['images']} images as {m['format']} "
+          f"({m['mode']}); manifest",
           run.manifest_path)
     run.download = out/f"task{run.task_id}_download.zip"
     run.download.unlink(missing_ok=True)  # an earlier run's; the SDK refuses to write over a file
