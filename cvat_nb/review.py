@@ -92,13 +92,9 @@ def create_task(self:Cvat, name:str, # the new task's name
 def _is_mask(a:dict) -> bool: return isinstance(a.get("segmentation"), dict)
 
 def _pair_iou(a:dict, b:dict, h:int, w:int) -> float:
-    "IoU of two annotations' shapes (segmentation when both have one, else boxes)."
-    from pycocotools import mask as cm
-    from cvat_nb.widgets import _geom
-    x, y = _geom(a, h, w), _geom(b, h, w)
-    if x is not None and y is not None: return float(cm.iou([y], [x], [0])[0][0])
-    if a.get("bbox") and b.get("bbox"): return float(cm.iou([b["bbox"]], [a["bbox"]], [0])[0][0])
-    return 0.0
+    "IoU of two annotations' shapes, as `cvat_nb.widgets.match` measures it."
+    from cvat_nb.widgets import _geom, _iou
+    return _iou(a, _geom(a, h, w), b, _geom(b, h, w))
 
 def _kp_box(a:dict) -> dict:
     "For pairing: a pose without a segmentation gets the box of its labelled points (CVAT rebuilds a skeleton's box"
@@ -110,10 +106,13 @@ def _kp_box(a:dict) -> dict:
     xs, ys = zip(*pts)
     return {**a, "bbox": [min(xs) - .5, min(ys) - .5, max(xs) - min(xs) + 1, max(ys) - min(ys) + 1]}
 
+def _by_name(a:dict, names:list|None) -> dict:
+    "A pose's `(x, y, v)` triplets by keypoint name."
+    return dict(zip(names or [], zip(*[iter(a.get("keypoints") or [])] * 3)))
+
 def _pose_distance(a:dict, names_a:list, b:dict, names_b:list) -> float|None:
     "Median distance between the points two poses both label (by name); None when they share none."
-    ta = dict(zip(names_a or [], zip(*[iter(a.get("keypoints") or [])] * 3)))
-    tb = dict(zip(names_b or [], zip(*[iter(b.get("keypoints") or [])] * 3)))
+    ta, tb = _by_name(a, names_a), _by_name(b, names_b)
     d = [float(np.hypot(ta[n][0] - tb[n][0], ta[n][1] - tb[n][1])) for n in ta if n in tb and ta[n][2] and tb[n][2]]
     return float(np.median(d)) if d else None
 
@@ -133,8 +132,7 @@ def _pair_poses(A:list, B:list, pairs:dict, missing:list, extra:list, kpn_a:dict
 
 def _keypoint_changes(a:dict, names_a:list, b:dict, names_b:list, px:float) -> list:
     "What changed between two keypoint annotations, point by point by name: moved, visibility, missing."
-    ta = dict(zip(names_a or [], zip(*[iter(a.get("keypoints") or [])] * 3)))
-    tb = dict(zip(names_b or [], zip(*[iter(b.get("keypoints") or [])] * 3)))
+    ta, tb = _by_name(a, names_a), _by_name(b, names_b)
     out = []
     if lost := [n for n in ta if n not in tb]: out.append(f"keypoints missing: {', '.join(lost)}")
     if vis := [f"{n} {ta[n][2]}→{tb[n][2]}" for n in ta if n in tb and ta[n][2] != tb[n][2]]:

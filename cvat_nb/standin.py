@@ -277,21 +277,14 @@ def _route(s:StandIn, h, method:str, path:str, q:dict, body:bytes):
     if path == "/api/tasks":
         if method == "POST": return _create_task(s, user, body)
         if method == "GET":
-            ts = sorted(s.tasks.values(), key=lambda t: -t["id"])
-            if "name" in q: ts = [t for t in ts if t["name"] == q["name"]]
-            if "project_id" in q: ts = [t for t in ts if str(t["project_id"]) == q["project_id"]]
-            if q.get("search"): ts = [t for t in ts if q["search"].lower() in (t["name"] + " " + t["owner"]).lower()]
+            ts = [t for t in _listed(s.tasks, q) if "project_id" not in q or str(t["project_id"]) == q["project_id"]]
             return 200, _paginate(s, path, q, [_task_read(s, t) for t in ts]), {}
     if path == "/api/projects":
         if method == "POST":
             spec = json.loads(body or b"{}")
             if not spec.get("name"): raise HttpError(400, {"name": ["This field is required."]})
             return 201, _project_read(s, s.projects[s.add_project(spec["name"], spec.get("labels") or [], owner=user)]), {}
-        if method == "GET":
-            ps = sorted(s.projects.values(), key=lambda p: -p["id"])
-            if "name" in q: ps = [p for p in ps if p["name"] == q["name"]]
-            if q.get("search"): ps = [p for p in ps if q["search"].lower() in (p["name"] + " " + p["owner"]).lower()]
-            return 200, _paginate(s, path, q, [_project_read(s, p) for p in ps]), {}
+        if method == "GET": return 200, _paginate(s, path, q, [_project_read(s, p) for p in _listed(s.projects, q)]), {}
     m = re.fullmatch(r"/api/projects/(\d+)", path)
     if m and method == "GET":
         p = s.projects.get(int(m.group(1)))
@@ -322,6 +315,13 @@ def _route(s:StandIn, h, method:str, path:str, q:dict, body:bytes):
         if t is None: raise HttpError(404, {"detail": "No Task matches the given query."})
         return _task_route(s, h, user, t, method, m.group(2) or "", q, body)
     raise HttpError(404, {"detail": "Not found."})
+
+def _listed(items:dict, q:dict) -> list:
+    "Projects or tasks newest first, filtered by `name=` (exact) and `search=` (case-insensitive, name and owner)."
+    out = sorted(items.values(), key=lambda x: -x["id"])
+    if "name" in q: out = [x for x in out if x["name"] == q["name"]]
+    if q.get("search"): out = [x for x in out if q["search"].lower() in f"{x['name']} {x['owner']}".lower()]
+    return out
 
 def _int(v):
     try: return int(v)

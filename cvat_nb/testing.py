@@ -8,13 +8,13 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/testing.html.md"""
 # %% ../nbs/10c_testing.ipynb #db440596
 from __future__ import annotations
 import pytest
-from .standin import StandIn
 
 STANDIN_USER, STANDIN_PASSWORD, STANDIN_TOKEN = "django", "standin-password", "standin-token"
 
 @pytest.fixture
 def cvat_standin():
     "A started stand-in CVAT for one test (user `STANDIN_USER`, token `STANDIN_TOKEN`), stopped after it."
+    from cvat_nb.standin import StandIn  # here, not at the top: pytest loads this plugin in every session
     with StandIn(users={STANDIN_USER: STANDIN_PASSWORD}, tokens={STANDIN_TOKEN: STANDIN_USER}) as srv: yield srv
 
 @pytest.fixture

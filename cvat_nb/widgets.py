@@ -185,6 +185,12 @@ def _same_category(a:dict, b:dict, names_a:dict|None, names_b:dict|None) -> bool
     na, nb = (names_a or {}).get(a.get("category_id")), (names_b or {}).get(b.get("category_id"))
     return na == nb if na is not None and nb is not None else a.get("category_id") == b.get("category_id")
 
+def _iou(a:dict, x, b:dict, y) -> float:
+    "IoU of annotations `a` and `b` by their segmentations `x` and `y` (from `_geom`), else by their boxes; 0 if neither."
+    if x is not None and y is not None: return float(_cocomask.iou([y], [x], [0])[0][0])
+    if a.get("bbox") and b.get("bbox"): return float(_cocomask.iou([b["bbox"]], [a["bbox"]], [0])[0][0])
+    return 0.0
+
 def match(anns_a:list, anns_b:list, h:int, w:int, iou:float=0.5, *,
           names_a:dict|None=None, # `{category id: name}` of the first side's categories
           names_b:dict|None=None) -> dict: # the same for the second; without names, category ids are compared
@@ -192,9 +198,7 @@ def match(anns_a:list, anns_b:list, h:int, w:int, iou:float=0.5, *,
     ga, gb = [_geom(a, h, w) for a in anns_a], [_geom(b, h, w) for b in anns_b]
     ious = np.zeros((len(anns_a), len(anns_b)))
     for i, (a, x) in enumerate(zip(anns_a, ga)):
-        for j, (b, y) in enumerate(zip(anns_b, gb)):
-            if x is not None and y is not None: ious[i, j] = _cocomask.iou([y], [x], [0])[0][0]
-            elif a.get("bbox") and b.get("bbox"): ious[i, j] = _cocomask.iou([b["bbox"]], [a["bbox"]], [0])[0][0]
+        for j, (b, y) in enumerate(zip(anns_b, gb)): ious[i, j] = _iou(a, x, b, y)
     pairs, used_a, used_b = {}, set(), set()
     for i, j in sorted(zip(*np.nonzero(ious >= iou)), key=lambda ij: -ious[ij]):
         if i in used_a or j in used_b: continue
