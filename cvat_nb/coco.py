@@ -35,15 +35,15 @@ def _loads(raw:bytes, source:str):
     enabled = gc.isenabled()
     gc.disable()
     try:
+        # msgspec before 0.20 raises UnicodeDecodeError on bad UTF-8, later versions a DecodeError without the offset
         try: return msgspec.json.decode(raw)
-        except msgspec.DecodeError as e:
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
+            try: raw.decode(json.detect_encoding(raw))  # UTF-16 and UTF-32 files (PowerShell writes them) are fine
+            except UnicodeDecodeError as bad:  # the offset in the file, not inside a string as msgspec's is
+                raise CocoError(f"not valid UTF-8 text: {bad.reason}{_at(raw, f'(byte {bad.start})')}",
+                                file=source) from None
             try: return json.loads(raw)  # NaN and Infinity, which Python's json writes by default
             except ValueError: raise CocoError(f"not valid JSON: {_at(raw, str(e))}", file=source) from None
-        except UnicodeDecodeError:
-            try: raw.decode("utf-8"); e = None
-            except UnicodeDecodeError as err: e = err  # msgspec's offset is inside the string; this one is the file's
-            at = _at(raw, f"(byte {e.start})") if e else ""
-            raise CocoError(f"not valid UTF-8 text: {e.reason if e else 'a bad byte'}{at}", file=source) from None
     finally:
         if enabled: gc.enable()
 

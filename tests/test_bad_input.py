@@ -122,6 +122,20 @@ def test_invalid_utf8_location():
     msg = str(ei.value)
     assert f"byte {pos}" in msg or f"line {line}" in msg, msg
 
+def _old_msgspec_decode(raw, *a, **k):
+    "msgspec before 0.20 raised `UnicodeDecodeError` (with an offset inside the string) on bad UTF-8."
+    raw.decode("utf-8")
+    return json.loads(raw)
+
+@pytest.mark.parametrize("decode", [None, _old_msgspec_decode], ids=["installed-msgspec", "msgspec-0.19-behaviour"])
+def test_invalid_utf8_same_message_with_either_msgspec(monkeypatch, decode):
+    "Both msgspec error types give one message with the byte's place in the file; UTF-16 files still load."
+    import msgspec
+    if decode is not None: monkeypatch.setattr(msgspec.json, "decode", decode)
+    with pytest.raises(CocoError) as ei: Dataset.load(BAD / "invalid_utf8.json")
+    assert "not valid UTF-8 text: invalid continuation byte at line 5, column 21" in str(ei.value), str(ei.value)
+    assert len(Dataset.load(BAD / "utf16_powershell.json").images) == 1
+
 # ---------------------------------------------------------------- files that load: the report
 
 @pytest.mark.parametrize("name", cases(REPORTS, VALIDATE_BUGS))
