@@ -15,7 +15,7 @@ from .errors import CocoError, CodecError, record_name, json_type
 from . import codecs
 
 # %% auto #0
-__all__ = ['COLLECTIONS', 'read_json', 'Dataset', 'atomic_write', 'shape_kind']
+__all__ = ['COLLECTIONS', 'read_json', 'Dataset', 'atomic_write', 'shape_kind', 'point_categories']
 
 # %% ../nbs/02_coco.ipynb #3de30b02
 COLLECTIONS = ("images", "annotations", "categories")
@@ -384,6 +384,19 @@ def shape_kind(a:dict) -> str:
     seg = a.get("segmentation")
     if isinstance(seg, dict): return "mask"
     return "polygon" if seg and seg != [[]] else "box"
+
+@patch(as_prop=True)
+def has_keypoints(self:Dataset) -> bool:
+    "True when a category names keypoints: the file is COCO Keypoints, and CVAT imports it as such."
+    return any(isinstance(c, dict) and c.get("keypoints") for c in self.categories)
+
+def point_categories(categories:list) -> set:
+    "Ids of the categories that declare a skeleton's point again on its own (`nose` with supercategory `person`)."
+    named = lambda c: isinstance(c, dict) and isinstance(c.get("name"), str)
+    points = {(k, c["name"]) for c in categories if named(c) and isinstance(c.get("keypoints"), list)
+              for k in c["keypoints"] if isinstance(k, str)}
+    return {c.get("id") for c in categories if named(c) and not c.get("keypoints")
+            and (c["name"], c.get("supercategory") or "") in points}
 
 # %% ../nbs/02_coco.ipynb #dc2b94a2
 def _copy(recs): return [dict(r) for r in recs]

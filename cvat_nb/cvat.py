@@ -28,6 +28,9 @@ from .validate import Report
 from .export import for_cvat
 from .preflight import match_frames, preflight, fix_for_task, upload_format, _near
 from .coco import atomic_write
+from .skeleton import split_merged_poses
+
+_log = logging.getLogger("cvat_nb")
 
 # %% auto #0
 __all__ = ['BACKUP_FORMAT', 'retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'match_frames', 'preflight',
@@ -512,7 +515,11 @@ def download(self:Cvat, task, # task id, name, URL or SDK task
     out.parent.mkdir(parents=True, exist_ok=True)
     with self._talk(f"downloading task {t.id}"):
         t.export_dataset(format, out, include_images=False, pbar=_bar(progress))
-    return Dataset.load(out)
+    ds = Dataset.load(out)
+    if format != "COCO Keypoints 1.0": return ds
+    ds, notes = split_merged_poses(ds)  # CVAT's export merges a box grouped with a pose into the pose's record
+    for n in notes: _log.info(f"task {t.id}: {n}")
+    return ds
 
 # %% ../nbs/11_cvat.ipynb #8a6d31aa
 import cvat_nb.review  # adds `Cvat.create_task` and `Cvat.review`

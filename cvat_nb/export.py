@@ -12,15 +12,16 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from . import __version__
 from .errors import CvatNbError
-from .coco import Dataset, atomic_write
+from .coco import Dataset, atomic_write, point_categories
 
 # %% auto #0
-__all__ = ['for_cvat', 'plain_keypoints', 'split_by_ratio', 'split_by_prefix', 'split_by_table', 'check_partition',
-           'rename_for_task', 'read_mapping', 'dataset_info', 'write_archive', 'write_cvat_zip', 'check_archive']
+__all__ = ['for_cvat', 'standard_keypoints', 'split_keypoints', 'split_by_ratio', 'split_by_prefix', 'split_by_table',
+           'check_partition', 'rename_for_task', 'read_mapping', 'dataset_info', 'write_archive', 'write_cvat_zip',
+           'check_archive']
 
 # %% ../nbs/09_export.ipynb #8292c2cc
 def for_cvat(dataset) -> Dataset:
-    "A copy with `info`, `licenses`, `iscrowd`, `segmentation` everywhere, keypoint names declared as CVAT needs."
+    "A copy with `info`, `licenses`, `iscrowd`, `segmentation` everywhere, keypoints in the layout CVAT imports."
     ds = Dataset.load(dataset)
     data = {"info": {}, "licenses": [], **ds.data}
     anns = [{"iscrowd": 0, "segmentation": [], **a} for a in ds.annotations]  # CVAT writes both on every annotation
@@ -28,14 +29,7 @@ def for_cvat(dataset) -> Dataset:
                                            categories=[dict(c) for c in ds.categories])
     if any(c.get("id", 1) < 1 for c in out.categories):  # CVAT: category 0 is "annotation has no label"
         out = out.remap_categories({c["id"]: k for k, c in enumerate(out.categories, 1)})
-    out = _ids_from_one(out)
-    declared = {(c.get("name"), c.get("supercategory") or "") for c in out.categories}
-    extra, top = [], max([c["id"] for c in out.categories if isinstance(c.get("id"), int)] + [0])
-    for c in out.categories:  # a point is named within its skeleton: two skeletons may both have a "nose"
-        for k in c.get("keypoints") or []:
-            if (k, c["name"]) not in declared:
-                top += 1; extra.append(dict(id=top, name=k, supercategory=c["name"])); declared.add((k, c["name"]))
-    return out.replace(categories=out.categories + extra) if extra else out
+    return standard_keypoints(_ids_from_one(out))
 
 def _ids_from_one(ds:Dataset) -> Dataset:
     "Image and annotation ids renumbered from 1 when some are below 1 (references follow)."
@@ -46,13 +40,24 @@ def _ids_from_one(ds:Dataset) -> Dataset:
                       annotations=[{**a, "id": k, "image_id": new.get(a.get("image_id"), a.get("image_id"))}
                                    for k, a in enumerate(anns, 1)])
 
-def plain_keypoints(dataset) -> Dataset:
-    "A copy without the per-keypoint categories CVAT's layout adds (for tools that read standard COCO Keypoints)."
+def standard_keypoints(dataset) -> Dataset:
+    "A COCO Keypoints file in the layout CVAT reads and writes: both lists on every category, no point as a category."
     ds = Dataset.load(dataset)
-    kp = {(k, c["name"]) for c in ds.categories for k in c.get("keypoints") or []}
-    used = {a.get("category_id") for a in ds.annotations}
-    keep = [dict(c) for c in ds.categories if (c["name"], c.get("supercategory")) not in kp or c["id"] in used]
-    return ds.replace(categories=keep)
+    if not ds.has_keypoints: return ds
+    drop = point_categories(ds.categories) - {a.get("category_id") for a in ds.annotations}
+    return ds.replace(categories=[{**c, "keypoints": c.get("keypoints", []), "skeleton": c.get("skeleton", [])}
+                                  for c in ds.categories if c.get("id") not in drop])
+
+def split_keypoints(dataset) -> tuple:
+    "`(poses, rest)`: annotations with keypoints and the others, each with its categories, every image in both."
+    ds = Dataset.load(dataset)
+    points = point_categories(ds.categories)
+    def part(anns, keep):
+        used = {a.get("category_id") for a in anns}
+        return ds.replace(annotations=anns, categories=[c for c in ds.categories if c.get("id") in used or keep(c)])
+    return (part([a for a in ds.annotations if a.get("keypoints")], lambda c: bool(c.get("keypoints"))),
+            part([a for a in ds.annotations if not a.get("keypoints")],
+                 lambda c: not c.get("keypoints") and c.get("id") not in points))
 
 # %% ../nbs/09_export.ipynb #b4cf00e9
 def _parse_ratios(ratios) -> dict:
@@ -250,7 +255,7 @@ def write_archive(dataset, name:str|None=None, # archive name; default the file'
             written[s] = new
         (tmp/"dataset_info.txt").write_text(dataset_info(name, written, ds.source))
         # the zip is what gets uploaded: its JSON members take the names CVAT's COCO importer looks for
-        kind = "person_keypoints" if any(c.get("keypoints") for c in ds.categories) else "instances"
+        kind = "person_keypoints" if ds.has_keypoints else "instances"
         if zip: _zip_dir(tmp, zpath, overwrite, {f"annotations/{name}_{s}.json": f"annotations/{kind}_{s}.json"
                                                  for s in parts})
         _publish(tmp, final, overwrite)
@@ -261,7 +266,7 @@ def write_archive(dataset, name:str|None=None, # archive name; default the file'
 def write_cvat_zip(dataset, path, subset:str="default", images_dir=None, overwrite:bool=False) -> Path:
     "A zip CVAT's COCO importers detect: `annotations/instances_<subset>.json` or `person_keypoints_<subset>.json`."
     ds = for_cvat(dataset)
-    kind = "person_keypoints" if any(c.get("keypoints") for c in ds.categories) else "instances"
+    kind = "person_keypoints" if ds.has_keypoints else "instances"
     path = Path(path)
     if path.exists() and not overwrite: raise CvatNbError("exists already; pass overwrite=True", file=path)
     _out_dir(path.parent)
@@ -305,8 +310,6 @@ def check_archive(path) -> list:
     out = []
     for name, raw in members.items():
         ds = Dataset.load(p, member=name) if p.is_file() else Dataset.load(p/name)
-        kind = "person_keypoints" if any(c.get("keypoints") for c in ds.categories) else "instances"
-        # PyPI Datumaro wants `keypoints` in every category, so it reads the plain layout of a keypoints file
-        raw_dm = plain_keypoints(ds).to_json() if kind == "person_keypoints" else raw
-        out.append((name, validate(ds, target="cvat"), _datumaro_counts(raw_dm, kind)))
+        kind = "person_keypoints" if ds.has_keypoints else "instances"
+        out.append((name, validate(ds, target="cvat"), _datumaro_counts(raw, kind)))
     return out

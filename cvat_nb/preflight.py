@@ -11,7 +11,7 @@ import difflib, os, re
 from pathlib import PurePosixPath
 from .errors import record_name
 from .coco import Dataset
-from .validate import Problem, Report, stem
+from .validate import Problem, Report, stem, keypoint_layout_problems
 
 # %% auto #0
 __all__ = ['FORMATS', 'match_frames', 'upload_format', 'preflight', 'fix_for_task']
@@ -132,9 +132,16 @@ def _check_categories(p:_Pre, ds:Dataset, labels:dict):
             if lab["type"] != "skeleton":
                 p.err("not-skeleton", f"keypoint category '{name}' needs a skeleton label; the task's is "
                       f"'{lab['type']}'", "use a skeleton label", record=rec)
-            elif diff := _differences(c["keypoints"], lab["sublabels"]):
-                p.err("keypoint-names", f"the keypoints of '{name}' are not the task skeleton's points: {diff}",
-                      "rename the keypoints to the skeleton's", record=rec, field="keypoints")
+            elif extra := [n for n in c["keypoints"] if n not in lab["sublabels"]]:
+                p.err("keypoint-names", f"the keypoints of '{name}' are not the task skeleton's points: "
+                      f"{_differences(c['keypoints'], lab['sublabels'])}; CVAT fails (\"Label {extra[0]!r} is not "
+                      "registered for this task\")", "rename the keypoints to the skeleton's", record=rec,
+                      field="keypoints")
+            elif missing := [n for n in lab["sublabels"] if n not in c["keypoints"]]:
+                p.warn("keypoint-missing", f"the task skeleton '{name}' has points the file does not name: "
+                       f"{_few([repr(n) for n in missing])}; CVAT stores each pose without them: they are lost, "
+                       "not marked absent", "name every point of the skeleton (with v=0 where it is not labelled)",
+                       record=rec, field="keypoints")
 
 def _check_annotations(p:_Pre, ds:Dataset, frames:list, matched:dict):
     "Unknown image ids (dropped silently), RLE sizes, `iscrowd`."
@@ -178,33 +185,31 @@ def _check_format(p:_Pre, ds:Dataset, fmt:str):
         if lost: p.err("keypoints-dropped", f"{len(lost)} annotation(s) carry keypoints, which a COCO 1.0 import drops "
                        f"SILENTLY ({_few(lost)})", "upload them as 'COCO Keypoints 1.0' (upload_format picks it)")
         return
-    plain = recs(lambda a: a.get("category_id") not in kp and not a.get("keypoints"))
+    plain = recs(lambda a: not a.get("keypoints"))
     if plain:
         names = sorted({c.get("name") for c in ds.categories if c.get("id") in
-                        {a.get("category_id") for a in ds.annotations if a.get("category_id") not in kp}}, key=str)
+                        {a.get("category_id") for a in ds.annotations if not a.get("keypoints")}}, key=str)
         p.err("not-keypoints", f"{len(plain)} annotation(s) of {', '.join(map(repr, names))} have no keypoints; COCO "
-              f"Keypoints 1.0 reads every annotation as a skeleton and the import fails ({_few(plain)})",
-              "upload them in a second upload, as 'COCO 1.0' with mode='append'")
-    declared = {(c.get("name"), c.get("supercategory") or "") for c in ds.categories}
-    for i, c in enumerate(ds.categories):
-        if c.get("id") not in kp: continue
-        lack = [n for n in c["keypoints"] if (n, c.get("name")) not in declared]
-        if lack: p.err("keypoint-layout", f"keypoint name(s) {_few([repr(n) for n in lack])} are not declared as "
-                       f"categories with supercategory '{c.get('name')}'; CVAT's import fails with 'list indices must "
-                       "be integers or slices, not NoneType' (cvat-ai/cvat#5285)", "write CVAT's layout (for_cvat does)",
-                       record=record_name("categories", i, c), field="keypoints")
+              "Keypoints 1.0 reads every annotation as a skeleton and the import fails ('at least one required for "
+              f"skeleton shape'; {_few(plain)})", "upload them separately, as 'COCO 1.0' with mode='append' "
+              "(split_keypoints separates them)")
+    p.problems += [Problem(x.severity, x.code.removeprefix("cvat-"), x.message, x.hint, file=p.source, record=x.record,
+                           field=x.field) for x in keypoint_layout_problems(ds)]
+    nameless = "; CVAT's import fails ('list indices must be integers or slices, not NoneType', cvat-ai/cvat#5285)"
     for i, a in enumerate(ds.annotations):
         c, k = kp.get(a.get("category_id")), a.get("keypoints")
         loc = dict(record=record_name("annotations", i, a), image_id=a.get("image_id"), field="keypoints")
         if c is None and k:
             name = next((x.get("name") for x in ds.categories if x.get("id") == a.get("category_id")), None)
-            p.err("keypoint-names", f"the annotation has keypoints but its category {name!r} names none; CVAT cannot "
-                  "tell which point is which and the import fails", "give the category its `keypoints` list", **loc)
+            p.err("keypoint-names", f"the annotation has keypoints but its category {name!r} names none{nameless}",
+                  "give the category its `keypoints` list; in CVAT's own COCO Keypoints export this is a box merged "
+                  "with a pose: split_merged_poses splits it back", **loc)
         if c is None or k is None: continue
         if not isinstance(k, list) or len(k) != 3 * len(c["keypoints"]):
+            more = isinstance(k, list) and len(k) > 3 * len(c["keypoints"])
             p.err("keypoint-count", f"{len(k) if isinstance(k, list) else k!r} values for the {len(c['keypoints'])} "
-                  f"keypoints of '{c.get('name')}' (one x, y, v triplet each)", "write one triplet per keypoint name",
-                  **loc)
+                  f"keypoints of '{c.get('name')}' (one x, y, v triplet each){nameless if more else ''}",
+                  "write one triplet per keypoint name", **loc)
         elif bad := sorted({repr(v) for v in k[2::3] if isinstance(v, bool) or v not in (0, 1, 2)}):
             p.err("bad-visibility", f"visibility {', '.join(bad)} is not 0, 1 or 2; the import fails",
                   "use 0 (not labelled: CVAT's outside), 1 (occluded) or 2 (visible)", **loc)

@@ -12,7 +12,7 @@ import numpy as np
 from pathlib import Path, PurePosixPath
 from fastcore.basics import patch
 from .errors import CvatNbError
-from .coco import Dataset
+from .coco import Dataset, point_categories
 from .cvat import Cvat, _bar
 
 # %% auto #0
@@ -23,11 +23,10 @@ def task_labels(dataset) -> list: # a `Dataset`, or what `Dataset.load` reads
     "CVAT label specs for `POST /api/tasks` from a dataset's categories (skeletons for keypoint categories)."
     from cvat_nb.skeleton import Skeleton
     ds = Dataset.load(dataset)
-    kp = {c.get("name") for c in ds.categories if c.get("keypoints")}
-    out, seen = [], set()
+    points, out, seen = point_categories(ds.categories), [], set()
     for c in ds.categories:
         name = c.get("name")
-        if not c.get("keypoints") and c.get("supercategory") in kp: continue  # CVAT's per-keypoint categories
+        if c.get("id") in points: continue  # a skeleton's point declared again (CVAT's COCO 1.0 export, older files)
         if name in seen: raise CvatNbError(f"two categories are named '{name}'; CVAT label names must be unique",
                                            file=ds.source)
         seen.add(name)

@@ -15,7 +15,7 @@ from .coco import Dataset
 from . import codecs
 
 # %% auto #0
-__all__ = ['Skeleton', 'add_skeleton', 'add_poses', 'add_detections']
+__all__ = ['Skeleton', 'add_skeleton', 'add_poses', 'split_merged_poses', 'add_detections']
 
 # %% ../nbs/06_skeleton.ipynb #b221882c
 @dataclass
@@ -98,32 +98,21 @@ def cvat_label(self:Skeleton, positions:dict|None=None) -> dict:
                           for k in self.keypoints],
             "svg": "".join(lines + nodes)}
 
-@patch
-def cvat_categories(self:Skeleton, id:int) -> list:
-    "COCO categories in the layout CVAT's COCO Keypoints 1.0 importer accepts: the skeleton, then one per keypoint."
-    return [self.coco_category(id)] + [{"id": id + i, "name": k, "supercategory": self.name}
-                                       for i, k in enumerate(self.keypoints, 1)]
 
 # %% ../nbs/06_skeleton.ipynb #b3db457c
-def add_skeleton(ds:Dataset, skeleton:Skeleton, cvat_layout:bool=True) -> int:
-    "Add `skeleton`'s category to `ds` (and, for CVAT, one category per keypoint); returns the skeleton's id."
+def add_skeleton(ds:Dataset, skeleton:Skeleton) -> int:
+    "Add `skeleton`'s category to `ds` (the one category that names its points); returns its id."
     c = ds.index.cat_by_name.get(skeleton.name)
-    if c is not None:
-        if c.get("keypoints") != skeleton.keypoints:
-            raise CocoError(f"category '{skeleton.name}' exists with other keypoints", file=ds.source)
-        sid = c["id"]
-    else: sid = ds.add_category(skeleton.name, keypoints=skeleton.keypoints, skeleton=skeleton.pairs)
-    if cvat_layout:
-        for k in skeleton.keypoints:
-            if k not in ds.index.cat_by_name: ds.add_category(k, supercategory=skeleton.name)
-    return sid
+    if c is None: return ds.add_category(skeleton.name, keypoints=skeleton.keypoints, skeleton=skeleton.pairs)
+    if c.get("keypoints") != skeleton.keypoints:
+        raise CocoError(f"category '{skeleton.name}' exists with other keypoints", file=ds.source)
+    return c["id"]
 
 def add_poses(ds:Dataset, image_id:int, skeleton:Skeleton,
               poses, # (n, k, 3) x, y, v; or (n, k, 2) x, y with `visibility`
               visibility=None, # (n, k) visibility 0/1/2, or confidences with `threshold`
               threshold:float|None=None, # confidences below it become 0 (outside), above it 2
-              scores=None, # (n,) instance scores
-              cvat_layout:bool=True) -> list:
+              scores=None) -> list: # (n,) instance scores
     "Add one keypoint annotation per pose with a labelled point (others are skipped); returns their ids."
     p = np.asarray(poses, float)
     if p.ndim != 3 or p.shape[1] != len(skeleton.keypoints) or p.shape[2] not in (2, 3):
@@ -134,11 +123,34 @@ def add_poses(ds:Dataset, image_id:int, skeleton:Skeleton,
         p = np.concatenate([p, v[..., None]], 2)
     ds.image(image_id)  # fail before adding anything
     keep = [i for i, kp in enumerate(p) if (kp[:, 2] > 0).any()]  # a pose with no labelled point has no extent
-    sid = add_skeleton(ds, skeleton, cvat_layout)
+    sid = add_skeleton(ds, skeleton)
     sc = None if scores is None else np.asarray(scores, float).reshape(-1)
     # segmentation [] as CVAT's own export writes it; Datumaro (CVAT's COCO reader) warns on each pose without it
     return [ds.add_keypoints(image_id, sid, p[i], segmentation=[], **({} if sc is None else {"score": float(sc[i])}))
             for i in keep]
+
+# %% ../nbs/06_skeleton.ipynb #3052d6ec
+def split_merged_poses(dataset) -> tuple:
+    "`(dataset, notes)`: each box CVAT's COCO Keypoints export merged with a pose split into the box and the pose."
+    ds = Dataset.load(dataset)
+    out, notes = ds.replace(annotations=[dict(a) for a in ds.annotations]), []
+    by_count = {}
+    for c in ds.categories:
+        if c.get("keypoints"): by_count.setdefault(len(c["keypoints"]), []).append(c)
+    for a in list(out.annotations):
+        kp, cat = a.get("keypoints"), out.index.cat_by_id.get(a.get("category_id"), {})
+        if not kp or cat.get("keypoints") or not isinstance(kp, list) or len(kp) % 3: continue
+        fits = by_count.get(len(kp) // 3, [])
+        if len(fits) != 1:
+            notes.append(f"annotation {a.get('id')} of '{cat.get('name')}' carries {len(kp) // 3} keypoints; "
+                         f"{len(fits)} skeletons have that many points: left as it is")
+            continue
+        del a["keypoints"]; a.pop("num_keypoints", None)
+        labelled = any(v > 0 for v in kp[2::3])
+        pid = out.add_keypoints(a["image_id"], fits[0]["id"], kp, bbox=None if labelled else a.get("bbox"))
+        notes.append(f"annotation {a.get('id')} of '{cat.get('name')}' split: its keypoints are pose {pid} of "
+                     f"'{fits[0]['name']}'")
+    return out, notes
 
 # %% ../nbs/06_skeleton.ipynb #81291576
 def add_detections(ds:Dataset, image_id:int,

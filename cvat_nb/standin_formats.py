@@ -80,11 +80,29 @@ def match_frame(item_id:str, # Datumaro item id: `file_name` without extension
     if re.fullmatch(r"\d+", item_id) and int(item_id) < n_frames: return int(item_id)
     return None
 
-def _parse(coco, keypoints:bool=False) -> tuple[dict, dict]:
+_IMPORT_DIR = "/home/django/data/tmp/import"  # where the server unpacks an upload; its messages name files there
+
+def _categories(coco:dict, keypoints:bool, path:str) -> dict:
+    """Datumaro's categories stage, as the fork CVAT runs it: each category a label keyed by (supercategory, name);
+    for keypoints both lists on every category (file order) and each point a sublabel of its category."""
+    fmt, seen = "coco_person_keypoints" if keypoints else "coco_instances", set()
+    def fail(why): _fail(f"Failed to import dataset '{fmt}' at '{_IMPORT_DIR}/{path}': {why}")
+    def add(parent, name):
+        if (parent or "", name) in seen: fail(f"\"Label {parent!r} {name!r} already exists\"")
+        seen.add((parent or "", name))
+    cats = coco.get("categories") or []
+    for c in sorted(cats, key=lambda c: c["id"]): add(c.get("supercategory"), c["name"])
+    for c in cats if keypoints else []:
+        for k in ("keypoints", "skeleton"):
+            if k not in c: fail(f"Missing annotation field '{k}'")
+        for n in c["keypoints"]: add(c["name"], n)
+    return {c["id"]: c for c in cats}
+
+def _parse(coco, keypoints:bool=False, path:str="annotations/default.json") -> tuple[dict, dict]:
     "Datumaro's stage: categories by id and annotations by image id, or `ImportFail`."
     if not isinstance(coco, dict): _fail("Invalid annotation file: the top level is not an object", _DM)
     if "licenses" not in coco: _fail("Cannot find the licenses section", _DM)
-    cats = {c["id"]: c for c in coco.get("categories") or []}
+    cats = _categories(coco, keypoints, path)
     by_image = {}
     for a in coco.get("annotations") or []:
         for k in ("id", "image_id", "category_id") + (("keypoints",) if keypoints else ()):
@@ -162,9 +180,10 @@ def _grouped(shapes:list, counter:list) -> list:
 
 def coco_to_shapes(coco, # a parsed COCO 1.0 file
                    frames:list, # the task's frames `[{name, width, height}]` in frame order
-                   labels:list) -> list: # the task's labels (with `id`, `name`, `attributes`, `sublabels`)
+                   labels:list, # the task's labels (with `id`, `name`, `attributes`, `sublabels`)
+                   path:str="annotations/default.json") -> list: # the file's place in the upload, for messages
     "CVAT shapes (dicts without `id`) for a parsed COCO dict, or `ImportFail` with CVAT's message."
-    cats, by_image = _parse(coco)
+    cats, by_image = _parse(coco, path=path)
     shapes, groups = [], [0]
     for item_id, frame, anns in _items(coco, frames, by_image):
         size = (frames[frame]["height"], frames[frame]["width"])
@@ -182,39 +201,44 @@ def _check_keypoints(kp):
     for v in kp[2::3]:
         if v not in (0, 1, 2): _fail(f"{v} is not a valid Visibility", "_ImportFail")
 
-def _elements(where:str, a:dict, cat:dict, declared:set, label:dict|None, frame:int) -> list:
-    "The `points` elements of keypoint annotation `a`, or CVAT's message."
+def _elements(where:str, a:dict, cat:dict, label:dict, frame:int) -> list:
+    "The `points` elements of keypoint annotation `a`: triplet i is named `keypoints[i]` of its category."
     names, kp = list(cat.get("keypoints") or []), a["keypoints"]
-    triplets = [kp[i:i + 3] for i in range(0, len(kp), 3)]
-    if len(triplets) > len(names): _fail(f"{where}: list index out of range")
-    if any((n, cat["name"]) not in declared for n in names[:len(triplets)]):
-        _fail(f"{where}: list indices must be integers or slices, not NoneType")  # cvat-ai/cvat#5285
-    if label is None: return []
     subs = {s["name"]: s for s in label.get("sublabels") or []}
     out = []
-    for n, (x, y, v) in zip(names, triplets):
+    for i in range(0, len(kp), 3):
+        if i // 3 >= len(names): _fail(f"{where}: list indices must be integers or slices, not NoneType")  # #5285
+        n, (x, y, v) = names[i // 3], kp[i:i + 3]
         if n not in subs: _fail(f"{where}: Label '{n}' is not registered for this task")
         out.append(dict(type="points", frame=frame, label_id=subs[n]["id"], group=0, source="file",
                         occluded=v == 1, outside=v == 0, z_order=0, rotation=0.0, points=[float(x), float(y)],
                         attributes=[]))
     return out
 
+def _saved(shapes:list) -> list:
+    "What CVAT's serializer lets through when it saves the imported shapes: a skeleton needs at least one element."
+    errors = [{"elements": ["at least one required for skeleton shape"]} if s["type"] == "skeleton" and
+              not s["elements"] else {} for s in shapes]
+    if any(errors):
+        detail = ", ".join("{" + ", ".join(f"'{k}': [" + ", ".join(f"ErrorDetail(string='{m}', code='invalid')"
+                                                                     for m in v) + "]" for k, v in e.items()) + "}"
+                           for e in errors)
+        _fail(f"{{'shapes': [{detail}]}}", "rest_framework.exceptions.ValidationError")
+    return shapes
+
 def coco_keypoints_to_shapes(coco, # a parsed COCO Keypoints 1.0 file
                              frames:list, # the task's frames `[{name, width, height}]` in frame order
-                             labels:list) -> list: # the task's labels, skeletons with their `sublabels`
+                             labels:list, # the task's labels, skeletons with their `sublabels`
+                             path:str="annotations/default.json") -> list: # the file's place, for messages
     "CVAT skeleton shapes (and any segmentation shapes) for a parsed COCO Keypoints dict, or `ImportFail`."
-    cats, by_image = _parse(coco, keypoints=True)
-    declared = {(c["name"], c.get("supercategory") or "") for c in cats.values()}
+    cats, by_image = _parse(coco, keypoints=True, path=path)
     shapes, groups = [], [0]
     for item_id, frame, anns in _items(coco, frames, by_image):
         size, k = (frames[frame]["height"], frames[frame]["width"]), 0
         for a in anns:
             where = f"Image {item_id}: can't import annotation #{k} (skeleton)"
-            if not a["category_id"]: _fail(f"{where}: annotation has no label")
-            cat = cats[a["category_id"]]
-            _elements(where, a, cat, declared, None, frame)  # Datumaro's label lookup fails before CVAT's
             label = _label(where, a, cats, labels)
-            parts = [_shape(a, label, frame, "skeleton", [], _elements(where, a, cat, declared, label, frame))]
+            parts = [_shape(a, label, frame, "skeleton", [], _elements(where, a, cats[a["category_id"]], label, frame))]
             k += 1
             if _ann_type(a) != "bbox":
                 if _ann_type(a) == "polygon": _check_polygons(a["segmentation"])
@@ -222,7 +246,7 @@ def coco_keypoints_to_shapes(coco, # a parsed COCO Keypoints 1.0 file
                                        label, frame, size)
                 parts, k = parts + segs, k + len(segs)
             shapes += _grouped(parts, groups)
-    return shapes
+    return _saved(shapes)
 
 # %% ../nbs/10a_standin_formats.ipynb #57d89ff1
 def _flat_labels(labels:list) -> list:
@@ -237,12 +261,32 @@ def _header(frames:list, categories:list, annotations:list) -> dict:
                         "flickr_url": "", "coco_url": "", "date_captured": 0} for i, f in enumerate(frames)],
             "annotations": annotations}
 
-def _attrs(s:dict, labels:list, rotation:bool=True) -> dict:
+def _f32(v:float) -> float: return float(np.float32(v))  # the server's coordinates and areas are 32-bit floats
+
+def _attrs(s:dict, labels:list) -> dict:
+    "A shape's `attributes` in a COCO export: its label attributes, `occluded`, and `rotation` for rectangles."
     names = {a["id"]: a["name"] for l, _ in _flat_labels(labels) for a in l.get("attributes", [])}
     out = {names.get(a["spec_id"], str(a["spec_id"])): a["value"] for a in s.get("attributes", [])}
     out["occluded"] = bool(s.get("occluded"))
-    if rotation: out["rotation"] = float(s.get("rotation", 0.0))
+    if s["type"] == "rectangle": out["rotation"] = float(s.get("rotation", 0.0))
+    if s["type"] == "skeleton": out["keyframe"] = False  # a plain shape: no track
     return out
+
+def _instance(s:dict, f:dict) -> tuple:
+    "`(segmentation, bbox, area, iscrowd)` of a rectangle, polygon or mask shape on frame `f`, as COCO writes it."
+    p = s["points"]
+    if s["type"] == "rectangle":
+        bbox = [p[0], p[1], p[2] - p[0], p[3] - p[1]]
+        return [], bbox, bbox[2] * bbox[3], 0
+    if s["type"] == "polygon":
+        xs, ys = p[0::2], p[1::2]
+        return [list(p)], [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)], float(codecs.polygon_area(p)), 0
+    rle = codecs.encode_mask(cvat_to_mask(p, f["height"], f["width"]))
+    return codecs.uncompress_rle(rle), codecs.rle_bbox(rle), codecs.rle_area(rle), 1
+
+def _record(id:int, frame:int, category:int, seg, bbox, area, crowd:int, attrs:dict) -> dict:
+    return {"id": id, "image_id": frame + 1, "category_id": category, "segmentation": seg, "area": _f32(area),
+            "bbox": [_f32(v) for v in bbox], "iscrowd": crowd, "attributes": attrs}
 
 def shapes_to_coco(frames:list, # the task's frames `[{name, width, height}]`
                    labels:list, # the task's labels
@@ -253,20 +297,7 @@ def shapes_to_coco(frames:list, # the task's frames `[{name, width, height}]`
     anns = []
     for fi, f in enumerate(frames):
         for s in (s for s in shapes if s["frame"] == fi and s["type"] in ("rectangle", "polygon", "mask")):
-            p, crowd = s["points"], 0
-            if s["type"] == "rectangle":
-                seg, bbox = [], [p[0], p[1], p[2] - p[0], p[3] - p[1]]
-                area = bbox[2] * bbox[3]
-            elif s["type"] == "polygon":
-                xs, ys = p[0::2], p[1::2]
-                seg, bbox = [list(p)], [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-                area = float(codecs.polygon_area(p))
-            else:
-                rle = codecs.encode_mask(cvat_to_mask(p, f["height"], f["width"]))
-                seg, bbox, area, crowd = codecs.uncompress_rle(rle), codecs.rle_bbox(rle), codecs.rle_area(rle), 1
-            anns.append({"id": len(anns) + 1, "image_id": fi + 1, "category_id": cat_of.get(s["label_id"], 0),
-                         "segmentation": seg, "area": area, "bbox": [float(v) for v in bbox], "iscrowd": crowd,
-                         "attributes": _attrs(s, labels)})
+            anns.append(_record(len(anns) + 1, fi, cat_of.get(s["label_id"], 0), *_instance(s, f), _attrs(s, labels)))
     cats = [{"id": i + 1, "name": l["name"], "supercategory": p["name"] if p else ""} for i, (l, p) in enumerate(flat)]
     return _header(frames, cats, anns)
 
@@ -286,31 +317,43 @@ def _keypoints(s:dict, names:list, sub_names:dict) -> list:
         n = sub_names.get(e["label_id"])
         if n not in names: continue
         i = names.index(n)
-        kp[3 * i:3 * i + 3] = [float(e["points"][0]), float(e["points"][1]),
+        kp[3 * i:3 * i + 3] = [_f32(e["points"][0]), _f32(e["points"][1]),
                                0 if e.get("outside") else 1 if e.get("occluded") else 2]
     return kp
+
+def _points_box(kp:list) -> list:
+    "The box around the labelled points of flat triplets."
+    xs, ys = [x for x, v in zip(kp[0::3], kp[2::3]) if v], [y for y, v in zip(kp[1::3], kp[2::3]) if v]
+    x0, y0 = min(xs, default=0), min(ys, default=0)
+    return [float(x0), float(y0), float(max(xs, default=0) - x0), float(max(ys, default=0) - y0)]
 
 def shapes_to_coco_keypoints(frames:list, # the task's frames `[{name, width, height}]`
                              labels:list, # the task's labels, skeletons with `sublabels` and `svg`
                              shapes:list) -> dict: # the task's CVAT shapes
-    "The COCO dict CVAT's `COCO Keypoints 1.0` exporter writes: skeleton shapes as keypoint annotations."
+    "The COCO dict CVAT's `COCO Keypoints 1.0` exporter writes: skeletons, each box grouped with one merged into it."
     flat = _flat_labels(labels)
     cat_of = {l["id"]: i + 1 for i, (l, _) in enumerate(flat)}
     layout = {l["id"]: skeleton_layout(l) for l in labels if l.get("type") == "skeleton"}
     sub_names = {l["id"]: l["name"] for l, p in flat if p}
+    kp_of = lambda s: _keypoints(s, layout.get(s["label_id"], ([], []))[0], sub_names)
     anns = []
+    def add(fi, cat, seg, bbox, area, crowd, attrs, kp):
+        anns.append({**_record(len(anns) + 1, fi, cat, seg, bbox, area, crowd, attrs), "keypoints": kp,
+                     "num_keypoints": sum(v > 0 for v in kp[2::3])})
     for fi, f in enumerate(frames):
-        for s in (s for s in shapes if s["frame"] == fi and s["type"] == "skeleton"):
-            kp = _keypoints(s, layout.get(s["label_id"], ([], []))[0], sub_names)
-            xs, ys = [x for x, v in zip(kp[0::3], kp[2::3]) if v], [y for y, v in zip(kp[1::3], kp[2::3]) if v]
-            x0, y0 = min(xs, default=0), min(ys, default=0)
-            bbox = [float(x0), float(y0), float(max(xs, default=0) - x0), float(max(ys, default=0) - y0)]
-            anns.append({"id": len(anns) + 1, "image_id": fi + 1, "category_id": cat_of.get(s["label_id"], 0),
-                         "segmentation": [], "area": bbox[2] * bbox[3], "bbox": bbox, "iscrowd": 0,
-                         "attributes": _attrs(s, labels, rotation=False), "keypoints": kp, "num_keypoints": len(xs)})
-    cats = [{"id": i + 1, "name": l["name"], "supercategory": p["name"] if p else "",
-             "keypoints": layout.get(l["id"], ([], []))[0], "skeleton": layout.get(l["id"], ([], []))[1]}
-            for i, (l, p) in enumerate(flat)]
+        here = [s for s in shapes if s["frame"] == fi]
+        parts = [s for s in here if s["type"] in ("rectangle", "polygon", "mask")]
+        skeletons = {s.get("group") or 0: s for s in here if s["type"] == "skeleton" and s.get("group")}
+        instanced = {s["group"] for s in parts if s.get("group") in skeletons}
+        for s in (s for s in here if s["type"] == "skeleton" and (s.get("group") or 0) not in instanced):
+            kp = kp_of(s)
+            bbox = _points_box(kp)
+            add(fi, cat_of.get(s["label_id"], 0), [], bbox, bbox[2] * bbox[3], 0, _attrs(s, labels), kp)
+        for g in sorted(instanced):  # Datumaro's exporter: the group's largest part gives category and box
+            lead = max((s for s in parts if s.get("group") == g), key=lambda s: _instance(s, f)[2])
+            add(fi, cat_of.get(lead["label_id"], 0), *_instance(lead, f), _attrs(lead, labels), kp_of(skeletons[g]))
+    cats = [{"id": cat_of[l["id"]], "name": l["name"], "supercategory": "", "keypoints": layout.get(l["id"], ([], []))[0],
+             "skeleton": layout.get(l["id"], ([], []))[1]} for l in labels]  # top-level labels only
     return _header(frames, cats, anns)
 
 # %% ../nbs/10a_standin_formats.ipynb #2985b389
@@ -318,8 +361,8 @@ def _member(fmt:str) -> str: return "instances_" if fmt == "COCO 1.0" else "pers
 
 def read_coco_upload(data:bytes, # the uploaded file: a bare JSON or a zip
                      fmt:str) -> list: # "COCO 1.0" or "COCO Keypoints 1.0": which files a zip must hold
-    "The COCO dicts inside an uploaded bare JSON (one) or zip (one per subset file, by name), or `ImportFail`."
-    if data[:2] != b"PK": return [_json(data, "the annotation file")]
+    "`[(path, COCO dict)]` of an uploaded bare JSON (one) or zip (one per subset file, by name), or `ImportFail`."
+    if data[:2] != b"PK": return [("annotations/default.json", _json(data, "the annotation file"))]  # as CVAT names it
     try: zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as e: _fail(f"Failed to open the archive: {e}", "zipfile.BadZipFile")
     want = _member(fmt)
@@ -328,7 +371,7 @@ def read_coco_upload(data:bytes, # the uploaded file: a bare JSON or a zip
         _fail(f"Check [format docs](https://docs.cvat.ai/docs/manual/advanced/formats/format-coco/) for more "
               f"information. Dataset must contain a file: \"annotations/{want}<subset>.json\"",
               "cvat.apps.dataset_manager.bindings.CvatDatasetNotFoundError")
-    return [_json(zf.read(n), n) for n in members]
+    return [(n, _json(zf.read(n), n)) for n in members]
 
 def _json(data:bytes, what:str) -> dict:
     try: return json.loads(data)
@@ -337,25 +380,27 @@ def _json(data:bytes, what:str) -> dict:
 def import_shapes(coco, # the parsed COCO dict
                   fmt:str, # the import format's display name
                   frames:list, # the task's frames `[{name, width, height}]`
-                  labels:list) -> list: # the task's labels
+                  labels:list, # the task's labels
+                  path:str="annotations/default.json") -> list: # the file's place in the upload, for messages
     "CVAT shapes for an uploaded COCO dict in format `fmt`, or `ImportFail`."
-    if fmt == "COCO Keypoints 1.0": return coco_keypoints_to_shapes(coco, frames, labels)
-    if fmt == "COCO 1.0": return coco_to_shapes(coco, frames, labels)
+    if fmt == "COCO Keypoints 1.0": return coco_keypoints_to_shapes(coco, frames, labels, path)
+    if fmt == "COCO 1.0": return coco_to_shapes(coco, frames, labels, path)
     _fail(f"the stand-in does not import '{fmt}'", "NotImplementedError")
 
 def import_upload(data:bytes, # the uploaded bare JSON or zip
                   fmt:str, # the import format's display name
                   frames:list, # the task's frames
                   labels:list) -> list: # the task's labels
-    "CVAT shapes for every subset file of an upload, groups kept apart across files; `ImportFail` if any file fails."
+    """CVAT shapes for every subset file of an upload, groups kept apart across files; `ImportFail` if any file fails.
+    Within a frame they come in the reverse of the file's order, as a real server returned them."""
     shapes = []
-    for coco in read_coco_upload(data, fmt):
-        top, more = max([s["group"] for s in shapes] + [0]), import_shapes(coco, fmt, frames, labels)
+    for path, coco in read_coco_upload(data, fmt):
+        top, more = max([s["group"] for s in shapes] + [0]), import_shapes(coco, fmt, frames, labels, path)
         for s in more:
             for x in [s, *s.get("elements", [])]:
                 if x.get("group"): x["group"] += top
         shapes += more
-    return shapes
+    return sorted(shapes[::-1], key=lambda s: s["frame"])
 
 def export_zip(fmt:str, # a name in `EXPORTABLE`
                frames:list, # the task's frames

@@ -13,11 +13,11 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 from fastcore.basics import patch
 from .errors import CodecError, where, json_type
-from .coco import Dataset
+from .coco import Dataset, point_categories
 from . import codecs
 
 # %% auto #0
-__all__ = ['Problem', 'Report', 'stem', 'validate']
+__all__ = ['Problem', 'Report', 'stem', 'validate', 'keypoint_layout_problems']
 
 # %% ../nbs/03_validate.ipynb #d9f088d7
 @dataclass
@@ -86,6 +86,7 @@ class _Checker:
     def __init__(self, ds:Dataset, target:str):
         self.ds, self.target, self.problems = ds, target, []
         self.cvat = target == "cvat"
+        self.cvat_kp = self.cvat and ds.has_keypoints  # CVAT imports it as COCO Keypoints 1.0: all skeletons
 
     def add(self, severity, code, message, hint="", **where):
         self.problems.append(Problem(severity, code, message, hint, file=self.ds.source, **where))
@@ -203,7 +204,7 @@ def categories(self:_Checker):
             else: seen[key] = c.get("id")
         self.keypoint_names(c, rec)
         if id_ok: self.cat[c["id"]] = c
-    if self.cvat: self.cvat_keypoint_layout(points)
+    if self.cvat: self.cvat_keypoint_layout()
 
 @patch
 def keypoint_names(self:_Checker, c, rec):
@@ -225,17 +226,24 @@ def keypoint_names(self:_Checker, c, rec):
                      "1-based)", "number keypoints from 1 to the count of names", record=rec, field="skeleton")
 
 @patch
-def cvat_keypoint_layout(self:_Checker, points): # (point name, skeleton name) → id of the per-keypoint categories
-    for c in self.cat.values():
-        kps = c.get("keypoints")
-        if not isinstance(kps, list) or not kps: continue
-        missing = [k for k in kps if (k, c.get("name")) not in points]
-        if missing:
-            self.err("cvat-keypoint-layout", f"keypoint names {missing[:5]} are not declared as categories with "
-                     f"supercategory '{c.get('name')}'; CVAT's COCO Keypoints import then fails ('list indices must "
-                     "be integers or slices, not NoneType', cvat-ai/cvat#5285)", "add one category per keypoint "
-                     "name with that supercategory (the layout CVAT exports)", record=f"categories (id {c['id']})",
-                     field="keypoints")
+def cvat_keypoint_layout(self:_Checker):
+    "A COCO Keypoints file as CVAT's importer reads it: no point declared again as a category, both lists everywhere."
+    if not self.ds.has_keypoints: return
+    again = point_categories(self.ds.categories)
+    for i, c in enumerate(self.ds.categories):
+        if not isinstance(c, dict): continue
+        rec, sup = _rec("categories", i, c), c.get("supercategory")
+        if c.get("id") in again:
+            self.err("cvat-keypoint-layout", f"category '{c['name']}' declares a point of '{sup}' again as a category "
+                     f"of its own; CVAT's COCO Keypoints import fails (\"Label '{sup}' '{c['name']}' already "
+                     "exists\"): the skeleton's category names its points", "drop the per-point categories "
+                     "(for_cvat does)", record=rec, field="name")
+            continue
+        for k in ("keypoints", "skeleton"):
+            if k not in c: self.err("cvat-keypoints-field", f"no '{k}' list; in a COCO Keypoints file CVAT's import "
+                                    f"needs one on every category (\"Missing annotation field '{k}'\")",
+                                    f"write \"{k}\": [] (for_cvat does)", record=rec, field=k)
+
 
 # %% ../nbs/03_validate.ipynb #df2b7f87
 @patch
@@ -352,19 +360,25 @@ def area(self:_Checker, a, seg, loc):
 @patch
 def keypoints(self:_Checker, a, loc):
     kp = a.get("keypoints")
+    if self.cvat_kp and not kp:
+        self.err("cvat-not-keypoints", "no keypoints in a COCO Keypoints file; CVAT reads every annotation as a "
+                 "skeleton and refuses one without points ('at least one required for skeleton shape')",
+                 "upload the annotations without keypoints separately, as COCO 1.0 (split_keypoints separates "
+                 "them)", field="keypoints", **loc)
     if kp is None: return
     cat = self.cat.get(a.get("category_id"), {})
     names = cat.get("keypoints")
+    nameless = "; CVAT's import fails ('list indices must be integers or slices, not NoneType', cvat-ai/cvat#5285)"
     if not isinstance(names, list) or not names:
         self.err("keypoints-no-names", f"keypoints given but category {a.get('category_id')!r} has no keypoint "
-                 "names" + ("; CVAT needs them to build the skeleton" if self.cvat else ""),
+                 "names" + (nameless if self.cvat else ""),
                  "list the names in the category's 'keypoints'", field="keypoints", **loc); names = None
     if not isinstance(kp, list) or not all(map(_is_num, kp)):
         self.err("bad-type", "keypoints must be a flat list of numbers", "", field="keypoints", **loc); return
     if names is not None and len(kp) != 3 * len(names):
         self.err("keypoints-count", f"{len(kp)} numbers for {len(names)} keypoint names (need "
-                 f"{3 * len(names)}: x, y, v each)", "write one triplet per keypoint name, [0, 0, 0] if absent",
-                 field="keypoints", **loc); return
+                 f"{3 * len(names)}: x, y, v each)" + (nameless if self.cvat and len(kp) > 3 * len(names) else ""),
+                 "write one triplet per keypoint name, [0, 0, 0] if absent", field="keypoints", **loc); return
     if len(kp) % 3:
         self.err("keypoints-count", f"{len(kp)} numbers is not a list of triplets", "", field="keypoints", **loc)
         return
@@ -408,3 +422,9 @@ def validate(dataset, # a `Dataset`, or a path or dict `Dataset.load` reads
     c.top(); c.images(); c.categories(); c.annotations()
     if images_dir is not None: c.files(images_dir)
     return Report(c.problems, ds.source, target)
+
+def keypoint_layout_problems(dataset) -> list: # a `Dataset`, or what `Dataset.load` reads
+    "The problems CVAT's COCO Keypoints 1.0 importer has with the categories of a keypoints file (none for others)."
+    c = _Checker(Dataset.load(dataset), "cvat")
+    c.cvat_keypoint_layout()
+    return c.problems

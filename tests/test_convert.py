@@ -21,6 +21,7 @@ from cvat_nb.coco import Dataset
 from cvat_nb.convert import Conversion, Job, convert_one, labelmap_categories, masks_to_coco
 from cvat_nb.errors import CocoError, CvatNbError
 from cvat_nb.labels import MaskError, read_labelmap
+from cvat_nb.export import for_cvat
 from cvat_nb.skeleton import Skeleton, add_detections, add_poses, add_skeleton
 from cvat_nb.validate import validate
 
@@ -622,7 +623,7 @@ def test_detections_all_or_nothing():
 
 SK = Skeleton("person", ["nose", "left_eye", "right_eye", "neck"], [("nose", "left_eye"), (1, 3), ("nose", 4)])
 
-def test_poses_with_threshold_cvat_layout():
+def test_poses_with_threshold_standard_layout():
     ds, iid = small_ds()
     xy = np.array([[[10, 10], [12, 8], [8, 8], [10, 20]], [[50, 50], [52, 48], [48, 48], [50, 60]]], float)
     conf = np.array([[0.9, 0.4, 0.6, 0.5], [0.1, 0.95, 0.2, 0.3]])
@@ -634,13 +635,12 @@ def test_poses_with_threshold_cvat_layout():
     sk_cat = ds.category("person")
     assert sk_cat["keypoints"] == SK.keypoints and sk_cat["skeleton"] == [[1, 2], [1, 3], [1, 4]]
     assert all(a["category_id"] == sk_cat["id"] for a in anns)
-    assert [(c["name"], c["supercategory"]) for c in ds.categories[1:]] == [(k, "person") for k in SK.keypoints]
-    assert ds.categories == SK.cvat_categories(sk_cat["id"])
+    assert ds.categories == [SK.coco_category(sk_cat["id"])]  # CONTRACT: the one layout CVAT 2.73 imports
     r = validate(ds, target="cvat")
     assert r.ok, [str(p) for p in r.errors]
     # the (n, k, 3) form, into the same categories
     add_poses(ds, iid, SK, np.concatenate([xy, np.full((2, 4, 1), 1.0)], 2))
-    assert len(ds.categories) == 5 and ds.annotations[-1]["keypoints"][2::3] == [1, 1, 1, 1]
+    assert len(ds.categories) == 1 and ds.annotations[-1]["keypoints"][2::3] == [1, 1, 1, 1]
     with pytest.raises(CvatNbError, match="poses must be"): add_poses(ds, iid, SK, np.zeros((1, 3, 2)))
 
 def test_poses_all_below_threshold_all_or_nothing():
@@ -648,13 +648,15 @@ def test_poses_all_below_threshold_all_or_nothing():
     ids = add_poses(ds, iid, SK, np.ones((2, 4, 2)), visibility=[[0.9] * 4, [0.1] * 4], threshold=0.5)
     assert len(ids) == 1 and len(ds.annotations) == 1  # the pose with nothing labelled is skipped
 
-def test_poses_without_cvat_layout_is_what_cvat_refuses():
+def test_per_point_categories_are_what_cvat_refuses():
     ds, iid = small_ds()
-    add_poses(ds, iid, SK, np.ones((1, 4, 2)), cvat_layout=False)
-    assert [c["name"] for c in ds.categories] == ["person"]
-    assert "cvat-keypoint-layout" in validate(ds, target="cvat").codes()
-    add_skeleton(ds, SK)  # adds the per-keypoint categories afterwards
+    add_poses(ds, iid, SK, np.ones((1, 4, 2)))
     assert validate(ds, target="cvat").ok
+    add_skeleton(ds, SK)  # declared already: nothing added
+    assert [c["name"] for c in ds.categories] == ["person"]
+    for k in SK.keypoints: ds.add_category(k, supercategory="person")  # the per-point layout of older files
+    assert validate(ds, target="cvat").codes() == {"cvat-keypoint-layout": 4}
+    assert validate(for_cvat(ds), target="cvat").ok
 
 def test_skeleton_cvat_label_svg():
     lab = SK.cvat_label()

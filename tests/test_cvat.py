@@ -180,34 +180,50 @@ def test_preflight_labels():
 
 
 def test_preflight_keypoints():
-    kp = dict(id=2, name="person", keypoints=["nose", "eye"])
-    layout = [dict(id=3, name="nose", supercategory="person"), dict(id=4, name="eye", supercategory="person")]
+    "CONTRACT (COCO Keypoints 1.0, real 2.73 server): the standard layout imports; names are matched by name."
+    kp = dict(id=2, name="person", keypoints=["nose", "eye"], skeleton=[[1, 2]])
     ann = dict(id=2, image_id=1, category_id=2, keypoints=[1, 1, 2, 2, 2, 2], num_keypoints=2, iscrowd=0)
-    ds = good(categories=[dict(id=1, name="car"), kp, *layout])
-    ds = ds.replace(annotations=[ann])
+    ds = good(categories=[dict(id=1, name="car", keypoints=[], skeleton=[]), kp]).replace(annotations=[ann])
     assert upload_format(ds) == "COCO Keypoints 1.0" and preflight(ds, FR, LB).ok
+    ds.categories[1]["keypoints"] = ["eye", "nose"]  # another order than the task's: fine
+    assert preflight(ds, FR, LB).ok
     ds.categories[1]["keypoints"] = ["nose", "ear"]
-    assert "keypoint-names" in codes(ds)
+    assert "keypoint-names" in codes(ds)  # 'ear' is not registered: the import fails
     assert "not-skeleton" in codes(ds, FR, [dict(name="car"), dict(name="person", type="points")])
+    fewer = ds.replace(categories=[ds.categories[0], {**kp, "keypoints": ["nose"]}],
+                       annotations=[{**ann, "keypoints": [1, 1, 2]}])
+    r = preflight(fewer, FR, LB)
+    assert r.ok and r.codes() == {"keypoint-missing": 1} and "lost, not marked absent" in str(r)
 
 
 def test_preflight_format_traps():
-    "Keypoints as COCO 1.0 vanish; plain objects in a keypoint upload fail it; the standard layout and v=3 fail it."
-    kp = dict(id=2, name="person", keypoints=["nose", "eye"])
-    layout = [dict(id=3, name="nose", supercategory="person"), dict(id=4, name="eye", supercategory="person")]
+    "Each layout the real server refused (CONTRACT.md, COCO Keypoints 1.0 table) is an error before anything is sent."
+    kp = dict(id=2, name="person", keypoints=["nose", "eye"], skeleton=[[1, 2]])
+    car = dict(id=1, name="car", keypoints=[], skeleton=[])
+    per_point = [dict(id=3, name="nose", supercategory="person"), dict(id=4, name="eye", supercategory="person")]
     ann = dict(id=2, image_id=1, category_id=2, keypoints=[1, 1, 2, 2, 2, 2], num_keypoints=2, iscrowd=0)
-    mixed = good(categories=[dict(id=1, name="car"), kp, *layout])
+    mixed = good(categories=[car, kp])
     mixed.annotations.append(ann)
     assert upload_format(mixed) == "COCO Keypoints 1.0"
     r = preflight(mixed, FR, LB)
     assert r.codes() == {"not-keypoints": 1} and "'car'" in str(r) and "mode='append'" in str(r)
+    assert "at least one required for skeleton shape" in str(r)
     assert preflight(mixed, FR, LB, format="COCO 1.0").codes() == {"keypoints-dropped": 1}
+    poses = mixed.replace(annotations=[ann], categories=[car, kp, *per_point])
+    r = preflight(poses, FR, LB)
+    assert r.codes() == {"keypoint-layout": 2} and "Label 'person' 'nose' already exists" in str(r)
     poses = mixed.replace(annotations=[ann], categories=[dict(id=1, name="car"), kp])
-    assert preflight(poses, FR, LB).codes() == {"keypoint-layout": 1}
+    assert preflight(poses, FR, LB).codes() == {"keypoints-field": 2}  # car lacks both lists
     poses = mixed.replace(annotations=[{**ann, "keypoints": [1, 1, 3, 2, 2, 2]}])
     assert preflight(poses, FR, LB).codes() == {"bad-visibility": 1}
     poses = mixed.replace(annotations=[{**ann, "keypoints": [1, 1, 2]}])
     assert preflight(poses, FR, LB).codes() == {"keypoint-count": 1}
+    poses = mixed.replace(annotations=[{**ann, "keypoints": [1, 1, 2] * 3}])
+    r = preflight(poses, FR, LB)
+    assert r.codes() == {"keypoint-count": 1} and "list indices must be integers or slices, not NoneType" in str(r)
+    merged = mixed.replace(annotations=[{**ann, "category_id": 1}])  # CVAT's own export of a box grouped with a pose
+    r = preflight(merged, FR, LB)
+    assert r.codes() == {"keypoint-names": 1} and "split_merged_poses" in str(r)
     with pytest.raises(ValueError, match="format must be one of"): preflight(poses, FR, LB, format="YOLO 1.1")
 
 

@@ -324,7 +324,7 @@ def test_pose_boxes_larger_than_their_points_still_pair_in_review(cv, server, tm
 
 
 def test_two_skeletons_sharing_point_names(cv, server, tmp_path):
-    "A 'person' and a 'statue' skeleton both with 'nose', ...: each point is declared under its own skeleton."
+    "A 'person' and a 'statue' skeleton both with 'nose', ...: each skeleton's category names its own points."
     poses = Dataset.load(POSES)
     person = next(c for c in poses.categories if c.get("keypoints"))
     statue = {**person, "id": 500, "name": "statue"}
@@ -335,8 +335,7 @@ def test_two_skeletons_sharing_point_names(cv, server, tmp_path):
                                                           for a in poses.annotations])
     task, _ = cv.create_task("two skeletons", both, REPO / "samples/people", out_dir=tmp_path, progress=False)
     assert sorted(l["name"] for l in cv.task_info(task)["labels"]) == ["person", "statue"]
-    assert cv.preflight(both, task).codes() == {"keypoint-layout": 1}  # the file declares only person's points
-    assert cv.preflight(for_cvat(both), task).ok  # which upload writes for it, under each skeleton
+    assert cv.preflight(both, task).ok  # CONTRACT: the standard layout, points matched by name within a skeleton
     man = cv.upload(both, task, out_dir=tmp_path, backup=False, progress=False)
     assert man["format"] == "COCO Keypoints 1.0" and man["annotations"] == 2 * len(poses.annotations)
     r = cv.review(task, both)

@@ -15,7 +15,7 @@ from cvat_nb.cli import main
 from cvat_nb.coco import Dataset
 from cvat_nb.convert import masks_to_coco
 from cvat_nb.errors import CvatNbError
-from cvat_nb.export import (check_archive, check_partition, for_cvat, plain_keypoints, read_mapping,
+from cvat_nb.export import (check_archive, check_partition, for_cvat, standard_keypoints, read_mapping,
                             rename_for_task, split_by_prefix, split_by_ratio, split_by_table, write_archive,
                             write_cvat_zip)
 from cvat_nb.skeleton import Skeleton, add_poses
@@ -126,14 +126,12 @@ def test_keypoints_zip_is_cvat_layout_and_reads_back_in_datumaro(tmp_path):
     ds = keypoints_ds()
     z = write_cvat_zip(ds, tmp_path / "kp.zip")
     assert zipfile.ZipFile(z).namelist() == ["annotations/person_keypoints_default.json"]
-    d = json.loads(zip_json(z, "annotations/person_keypoints_default.json"))
-    cats = {c["name"]: c for c in d["categories"]}
-    assert cats["person"]["keypoints"] == SKEL.keypoints and cats["person"]["skeleton"] == [[1, 2], [1, 3]]
-    assert all(cats[k]["supercategory"] == "person" for k in SKEL.keypoints)  # CONTRACT: CVAT's layout
-    # PyPI Datumaro (unlike CVAT's fork) needs `keypoints` in every category: read the standard form of the same file
-    plain = plain_keypoints(Dataset(d))
-    assert [c["name"] for c in plain.categories] == ["person"]
-    data = dm_import(plain.to_json(), "person_keypoints", tmp_path / "dm")
+    raw = zip_json(z, "annotations/person_keypoints_default.json")
+    d = json.loads(raw)
+    # CONTRACT: the layout CVAT 2.73 reads and writes: one category per skeleton, no point as a category of its own
+    assert [(c["name"], c["keypoints"], c["skeleton"]) for c in d["categories"]] == \
+        [("person", SKEL.keypoints, [[1, 2], [1, 3]])]
+    data = dm_import(raw, "person_keypoints", tmp_path / "dm")
     got = dm_summary(data)
     assert got["items"] == {"a", "b"} and got["annotations"] == [1, 2, 3] and got["labels"] == ["person"]
     dm = pytest.importorskip("datumaro")
@@ -142,12 +140,17 @@ def test_keypoints_zip_is_cvat_layout_and_reads_back_in_datumaro(tmp_path):
     assert [int(v) for v in pts[1].visibility] == [2, 1, 0] and pts[1].points == [10, 10, 20, 20, 30, 30]
     assert data.categories()[dm.AnnotationType.points][0].labels == SKEL.keypoints
 
-def test_pypi_datumaro_rejects_cvat_keypoint_layout(tmp_path):
-    "Documents the oracle's limit (why the test above reads plain_keypoints): not a cvat_nb bug by itself."
+def test_per_point_layout_fails_in_datumaro_and_for_cvat_repairs_it(tmp_path):
+    "Points declared again as categories (CVAT's COCO 1.0 export, older tools) fail Datumaro as they fail CVAT 2.73."
     dm = pytest.importorskip("datumaro")
-    raw = zip_json(write_cvat_zip(keypoints_ds(), tmp_path / "kp.zip"), "annotations/person_keypoints_default.json")
+    ds = keypoints_ds()
+    old = ds.replace(categories=ds.categories + [dict(id=10 + i, name=k, supercategory="person")
+                                                 for i, k in enumerate(SKEL.keypoints)])
     with pytest.raises(dm.components.errors.DatasetImportError):
-        dm_import(raw, "person_keypoints", tmp_path / "dm")
+        dm_import(old.to_json(), "person_keypoints", tmp_path / "dm")
+    assert standard_keypoints(old).categories == ds.categories
+    raw = zip_json(write_cvat_zip(old, tmp_path / "kp.zip"), "annotations/person_keypoints_default.json")
+    assert dm_summary(dm_import(raw, "person_keypoints", tmp_path / "dm2"))["labels"] == ["person"]
 
 def test_write_cvat_zip_refuses_overwrite(tmp_path):
     z = write_cvat_zip(instances_ds(), tmp_path / "i.zip")
@@ -219,9 +222,8 @@ def test_archive_split_files_read_back_in_datumaro(tmp_path, make, kind):
     for f in files:
         split = re.fullmatch(r"Thing_(\w+)\.json", f.name)[1]
         written = Dataset.load(f)
-        raw = f.read_bytes() if kind == "instances" else plain_keypoints(written).to_json()
-        got = dm_summary(dm_import(raw, kind, tmp_path / "dm" / split, subset=split))
-        want = expected(written if kind == "instances" else plain_keypoints(written))
+        got = dm_summary(dm_import(f.read_bytes(), kind, tmp_path / "dm" / split, subset=split))
+        want = expected(written)
         assert got == want, f.name
         assert all(i.startswith(f"{split}/") for i in got["items"])
         total_imgs += len(got["items"]); total_anns += len(got["annotations"])
@@ -256,7 +258,7 @@ def test_keypoints_get_segmentation_so_datumaro_does_not_warn(tmp_path, caplog):
     assert all(a["segmentation"] == [] for a in fixed.annotations)
     for name, ds in (("raw", sample), ("fixed", fixed)):
         caplog.clear()
-        with caplog.at_level("WARNING"): dm_import(plain_keypoints(ds).to_json(), "person_keypoints", tmp_path / name)
+        with caplog.at_level("WARNING"): dm_import(ds.to_json(), "person_keypoints", tmp_path / name)
         missing = [r for r in caplog.records if "Missing annotation field 'segmentation'" in r.getMessage()]
         assert len(missing) == (len(sample.annotations) if name == "raw" else 0), name
 

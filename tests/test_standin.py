@@ -578,10 +578,12 @@ POSES = {"street_01.jpg": [[[100, 50, 2], [100, 80, 2], [70, 120, 1], [130, 120,
          "street_02.jpg": [[[10, 20, 1], [12, 40, 2], [5, 60, 0], [30, 61, 2]]]}
 
 
-def kp_coco(poses=POSES, names=BODY.keypoints, layout="cvat"):
-    "A COCO Keypoints file for the sample images, keypoint names in `names` order, in CVAT's or the standard layout."
-    cats = [{"id": 1, "name": "person", "supercategory": "", "keypoints": list(names), "skeleton": []}]  # edges: ignored
-    if layout == "cvat": cats += [{"id": i + 2, "name": n, "supercategory": "person"} for i, n in enumerate(names)]
+def kp_coco(poses=POSES, names=BODY.keypoints, layout="standard"):
+    """A COCO Keypoints file for the sample images, keypoint names in `names` order: the standard layout (CVAT 2.73
+    reads and writes it), or "per-point" (each point declared again as a category under "person")."""
+    cats = [{"id": 1, "name": "person", "supercategory": "", "keypoints": list(names), "skeleton": []},  # edges: ignored
+            {"id": 2, "name": "car", "supercategory": "", "keypoints": [], "skeleton": []}]
+    if layout == "per-point": cats += [{"id": i + 3, "name": n, "supercategory": "person"} for i, n in enumerate(names)]
     images = [{"id": i + 1, "file_name": p.name, "width": 480, "height": 320} for i, p in enumerate(IMAGES)]
     anns = []
     for im in images:
@@ -627,15 +629,15 @@ def test_keypoints_import_export_round_trip(server, kp_task, tmp_path):
     with zipfile.ZipFile(out) as zf:
         assert zf.namelist() == ["annotations/person_keypoints_default.json"]
         exp = json.loads(zf.read("annotations/person_keypoints_default.json"))
-    cats = exp["categories"]
-    assert [(c["id"], c["name"], c["supercategory"]) for c in cats] == \
-        [(1, "person", ""), (2, "nose", "person"), (3, "neck", "person"), (4, "hand_l", "person"),
-         (5, "hand_r", "person"), (6, "car", "")]
+    cats = exp["categories"]  # CONTRACT: top-level labels only, ids counting the sublabels, both lists on each
+    assert [(c["id"], c["name"], c["supercategory"]) for c in cats] == [(1, "person", ""), (6, "car", "")]
     assert cats[0]["keypoints"] == BODY.keypoints and cats[0]["skeleton"] == BODY.pairs  # edges from the task's SVG
+    assert (cats[1]["keypoints"], cats[1]["skeleton"]) == ([], [])
     names = {im["id"]: im["file_name"] for im in exp["images"]}
     back = {}
     for a in exp["annotations"]:
         assert a["category_id"] == 1 and a["segmentation"] == [] and a["iscrowd"] == 0
+        assert a["attributes"] == {"occluded": False, "keyframe": False}
         trip = [a["keypoints"][i:i + 3] for i in range(0, len(a["keypoints"]), 3)]
         assert a["num_keypoints"] == sum(v > 0 for _, _, v in trip)
         seen = [(x, y) for x, y, v in trip if v]
@@ -673,28 +675,50 @@ def kp_fail(task, tmp_path, coco):
     return str(e.value)
 
 
+DM_PREFIX = (f"{MSG_PREFIX}Failed to import dataset 'coco_person_keypoints' at "
+             "'/home/django/data/tmp/import/annotations/default.json': ")
+
+
 def test_keypoints_traps_fail_and_keep_annotations(server, kp_task, tmp_path):
+    "Each row of CONTRACT.md's COCO Keypoints table that a real 2.73 server refused, with its message."
     kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, kp_coco()))
     before = shapes(server, kp_task)
-    # the standard layout: only "person" carries the names (cvat-ai/cvat#5285)
-    assert kp_fail(kp_task, tmp_path, kp_coco(layout="standard")) == (
+    # the per-point layout: each point declared again as a category under the skeleton's name
+    assert kp_fail(kp_task, tmp_path, kp_coco(layout="per-point")) == \
+        DM_PREFIX + "\"Label 'person' 'nose' already exists\"\n"
+    coco = kp_coco(layout="per-point")
+    coco["categories"] = coco["categories"][2:] + coco["categories"][:2]  # listed before "person"
+    assert kp_fail(kp_task, tmp_path, coco) == DM_PREFIX + "Missing annotation field 'keypoints'\n"
+    for c in coco["categories"][:4]: c["keypoints"] = []
+    assert kp_fail(kp_task, tmp_path, coco) == DM_PREFIX + "Missing annotation field 'skeleton'\n"
+    for c in coco["categories"][:4]: c["skeleton"] = []
+    assert kp_fail(kp_task, tmp_path, coco).endswith("\"Label 'person' 'nose' already exists\"\n")
+    # a category without the lists
+    coco = kp_coco()
+    del coco["categories"][1]["keypoints"]
+    assert kp_fail(kp_task, tmp_path, coco) == DM_PREFIX + "Missing annotation field 'keypoints'\n"
+    # a box in a keypoints file: a skeleton with no elements
+    coco = kp_coco()
+    coco["annotations"].append({"id": 99, "image_id": 1, "category_id": 2, "iscrowd": 0, "bbox": [5, 5, 9, 9],
+                                "area": 81, "segmentation": [], "keypoints": []})
+    msg = kp_fail(kp_task, tmp_path, coco)
+    assert msg.startswith("rest_framework.exceptions.ValidationError: {'shapes': [{}, ") and msg.count("{}") == 3
+    assert "{'elements': [ErrorDetail(string='at least one required for skeleton shape', code='invalid')]}" in msg
+    # more triplets than names (cvat-ai/cvat#5285)
+    coco = kp_coco()
+    coco["annotations"][0]["keypoints"] += [1, 1, 2]
+    assert kp_fail(kp_task, tmp_path, coco) == (
         f"{MSG_PREFIX}Image street_01: can't import annotation #0 (skeleton): "
         "list indices must be integers or slices, not NoneType\n")
-    # names declared, but not under the skeleton
-    coco = kp_coco()
-    for c in coco["categories"][1:]: c["supercategory"] = ""
-    assert "list indices must be integers or slices, not NoneType" in kp_fail(kp_task, tmp_path, coco)
     # a keypoint the task's skeleton lacks
     coco = kp_coco()
     coco["categories"][0]["keypoints"][3] = "eye_l"
-    coco["categories"][4]["name"] = "eye_l"
     assert kp_fail(kp_task, tmp_path, coco) == (
         f"{MSG_PREFIX}Image street_01: can't import annotation #0 (skeleton): "
         "Label 'eye_l' is not registered for this task\n")
     # a skeleton the task lacks
     coco = kp_coco()
     coco["categories"][0]["name"] = "horse"
-    for c in coco["categories"][1:]: c["supercategory"] = "horse"
     assert kp_fail(kp_task, tmp_path, coco).endswith("Label 'horse' is not registered for this task\n")
     # visibility 3
     coco = kp_coco()
@@ -721,6 +745,14 @@ def test_keypoints_traps_fail_and_keep_annotations(server, kp_task, tmp_path):
     check_contract(server)
 
 
+def test_keypoints_fewer_names_store_fewer_elements_and_edges_are_ignored(server, kp_task, tmp_path):
+    "CONTRACT: a category naming fewer points than the skeleton imports, each pose without the others; edges unread."
+    coco = kp_coco(names=BODY.keypoints[:2])
+    coco["categories"][0]["skeleton"] = [[0, 1], [7, 9]]  # 0-based and past the list: not read
+    kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, coco))
+    assert {len(s["elements"]) for s in shapes(server, kp_task)} == {2}
+
+
 def test_keypoints_export_of_instances_task_and_coco_export_of_skeletons(server, kp_task, task, tmp_path):
     task.import_annotations("COCO 1.0", SAMPLE)
     out = task.export_dataset("COCO Keypoints 1.0", tmp_path / "a.zip", include_images=False)
@@ -729,7 +761,8 @@ def test_keypoints_export_of_instances_task_and_coco_export_of_skeletons(server,
     kp_task.import_annotations("COCO Keypoints 1.0", write(tmp_path, kp_coco()))
     out = kp_task.export_dataset("COCO 1.0", tmp_path / "b.zip", include_images=False)
     with zipfile.ZipFile(out) as zf: exp = json.loads(zf.read("annotations/instances_default.json"))
-    assert exp["annotations"] == [] and [c["name"] for c in exp["categories"]][:2] == ["person", "nose"]
+    assert exp["annotations"] == [] and [c["name"] for c in exp["categories"]][:2] == ["person", "nose"]  # COCO 1.0
+    assert exp["categories"][1]["supercategory"] == "person"  # lists every label, sublabels too (CONTRACT)
 
 
 # ---------------------------------------------------------------------------------------------------------------
