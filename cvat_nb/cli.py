@@ -310,9 +310,8 @@ def _the_task(cv, args):
 @command("projects", "List the server's projects: id, name, number of tasks",
          "CVAT_URL=http://localhost:8080 cvat-nb projects")
 def _projects(args):
-    with _connect(args) as cv, cv._talk("listing projects"):
-        ps = [p for p in cv.client.projects.list() if not args.name or args.name.lower() in p.name.lower()]
-    for p in ps: print(f"{p.id}\t{p.name}\t{p.tasks.count} tasks")
+    with _connect(args) as cv: ps = cv.list_projects(args.name)
+    for p in ps: print(f"{p['id']}\t{p['name']}\t{p['tasks']} tasks")
     if not ps: print("no projects" + (f" named like '{args.name}'" if args.name else ""), file=sys.stderr)
     return 0
 
@@ -324,11 +323,10 @@ def _(p):
 @command("tasks", "List the server's tasks: id, name, size, status, project",
          "CVAT_URL=http://localhost:8080 cvat-nb tasks --name street")
 def _tasks(args):
-    with _connect(args) as cv:
-        scope = dict(project_id=cv.find_project(args.project).id) if args.project else {}
-        with cv._talk("listing tasks"):
-            ts = [t for t in cv.client.tasks.list(**scope) if not args.name or args.name.lower() in t.name.lower()]
-    for t in ts: print(f"{t.id}\t{t.name}\t{t.size}\t{t.status}" + (f"\tproject {t.project_id}" if t.project_id else ""))
+    with _connect(args) as cv: ts = cv.list_tasks(args.name, args.project)
+    for t in ts:
+        size = "no data" if t["size"] is None else f"{t['size']} frames"
+        print(f"{t['id']}\t{t['name']}\t{size}\t{t['status']}" + (f"\tproject {t['project_id']}" if t["project_id"] else ""))
     if not ts: print("no tasks" + (f" named like '{args.name}'" if args.name else "") +
                      (f" in project {args.project}" if args.project else ""), file=sys.stderr)
     return 0
@@ -401,15 +399,17 @@ def _(p):
          "cvat-nb restore task12_upload_20261124T101500Z.json --task 12")
 def _restore(args):
     with _connect(args) as cv:
-        tid = cv.restore(_the_task(cv, args), args.backup, out_dir=args.out_dir, keep=not args.no_backup,
-                         force=args.force, progress=_progress())
-    print(f"restored task {tid} from {args.backup}" + ("" if args.no_backup else
-                                                      f"; what it held before is backed up in {args.out_dir}"))
+        r = cv.restore(_the_task(cv, args), args.backup, out_dir=args.out_dir, keep=not args.no_backup,
+                       force=args.force, progress=_progress())
+    what = (f"{r['shapes']} shapes, {r['tags']} tags, {r['tracks']} tracks, each checked against the backup"
+            if r["checked"] else "an old CVAT XML backup, without scores")
+    print(f"restored task {r['task_id']} from {r['backup']}: {what}" +
+          (f"; what it held before is backed up in {r['kept']}" if r["kept"] else ""))
     return 0
 
 @_restore.args
 def _(p):
-    p.add_argument("backup", help="the backup zip, or the upload manifest (JSON) that names it")
+    p.add_argument("backup", help="the backup upload wrote (JSON; older ones: zip), or the upload manifest naming it")
     _task_args(p)
     p.add_argument("--out-dir", default=".", metavar="D", help="where the backup of the task's current state goes (.)")
     p.add_argument("--no-backup", action="store_true", help="do not back the task up before restoring")
@@ -453,18 +453,26 @@ def _(p):
 def _standin(args):
     import time
     from cvat_nb.standin import StandIn
-    srv = StandIn(port=args.port).start()
+    srv = StandIn(port=args.port, users={args.user: args.password} if args.password else None,
+                  tokens={args.token: args.user} if args.token else None).start()
     try:
-        user, pw = next(iter(srv.users.items()))
+        user = args.user if args.password else next(iter(srv.users))
         print(f"stand-in CVAT {srv.version} at {srv.url}", flush=True)
-        print(f"demo login: CVAT_URL={srv.url} CVAT_USERNAME={user} CVAT_PASSWORD={pw}  (Ctrl-C stops it)", flush=True)
+        if args.token: how = "CVAT_ACCESS_TOKEN=<your token>"  # what the user chose is never echoed
+        elif args.password: how = f"CVAT_USERNAME={user} CVAT_PASSWORD=<your password>"
+        else: how = f"CVAT_USERNAME={user} CVAT_PASSWORD={srv.users[user]}"  # the stand-in's practice password
+        print(f"log in with: CVAT_URL={srv.url} {how}  (Ctrl-C stops it)", flush=True)
         while True: time.sleep(1)
     except KeyboardInterrupt: print("stopped", file=sys.stderr)
     finally: srv.stop()
     return 0
 
 @_standin.args
-def _(p): p.add_argument("--port", type=int, default=8080, metavar="P", help="port on 127.0.0.1 (0: any free one)")
+def _(p):
+    p.add_argument("--port", type=int, default=8080, metavar="P", help="port on 127.0.0.1 (0: any free one)")
+    p.add_argument("--user", default="django", metavar="U", help="the user to log in as (django)")
+    p.add_argument("--password", metavar="PW", help="that user's password (default: the stand-in's practice one)")
+    p.add_argument("--token", metavar="T", help="also accept this access token for that user")
 
 # %% ../nbs/90_cli.ipynb #eaf31163
 @command("demo", "Run the whole pipeline on the bundled samples: COCO, checks, previews, archive, a task on a local CVAT stand-in",

@@ -7,7 +7,7 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/cvat.html.md"""
 
 # %% ../nbs/11_cvat.ipynb #ef525e6e
 from __future__ import annotations
-import getpass, json, logging, os, re, sys, tempfile, time
+import getpass, json, logging, os, re, sys, tempfile, time, zipfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,8 +33,8 @@ from .skeleton import split_merged_poses
 _log = logging.getLogger("cvat_nb")
 
 # %% auto #0
-__all__ = ['BACKUP_FORMAT', 'retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'match_frames', 'preflight',
-           'fix_for_task', 'upload_format', 'task_labels', 'roundtrip']
+__all__ = ['BACKUP_FORMAT', 'retry_policy', 'ImportRunning', 'Cvat', 'connect', 'describe_task', 'annotation_differences',
+           'match_frames', 'preflight', 'fix_for_task', 'upload_format', 'task_labels', 'roundtrip']
 
 # %% ../nbs/11_cvat.ipynb #c9993fc0
 class _Retry(Retry):
@@ -280,6 +280,22 @@ def find_task(self:Cvat, task,
                           (f"; it is in project {t.project_id}" if t.project_id else "; it is in no project"))
     return t
 
+@patch
+def list_projects(self:Cvat, name:str|None=None) -> list: # only projects whose name contains this (any case)
+    "The server's projects as `{id, name, tasks}` dicts (`tasks`: how many), newest first."
+    with self._talk("listing projects"): ps = self.client.projects.list()
+    return [dict(id=p.id, name=p.name, tasks=p.tasks.count) for p in ps if not name or name.lower() in p.name.lower()]
+
+@patch
+def list_tasks(self:Cvat, name:str|None=None, # only tasks whose name contains this (any case)
+               project=None) -> list: # only tasks of this project (id, exact name, URL or SDK project)
+    "The server's tasks as `{id, name, size, status, project_id}` dicts, newest first; `size` None: no data yet."
+    scope = dict(project_id=self.find_project(project).id) if project is not None else {}
+    with self._talk("listing tasks"): ts = self.client.tasks.list(**scope)
+    # a task created without data has no `size` at all in CVAT's answer (not null: absent)
+    return [dict(id=t.id, name=t.name, size=getattr(t, "size", None), status=str(t.status), project_id=t.project_id)
+            for t in ts if not name or name.lower() in t.name.lower()]
+
 # %% ../nbs/11_cvat.ipynb #447fc50c
 def _attrs(l) -> list:
     return [dict(name=a.name, input_type=str(a.input_type), values=list(a.values), default_value=a.default_value,
@@ -341,14 +357,19 @@ def _task_preflight(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` re
 Cvat.preflight = _task_preflight  # not `@patch`: that would rebind the module's pure `preflight`
 
 # %% ../nbs/11_cvat.ipynb #5509f1e2
-_HINTS = [("Could not match item id", "run fix_for_task(dataset, frames) to rename images to the task's frame names"),
-          ("is not registered", "rename the category to a task label, or add the label to the task"),
-          ("licenses section", "write 'info' and 'licenses' (for_cvat does)"),
-          ("import_mode", "use mode='replace' or mode='append'")]
+_HINTS = [("Could not match item id", "fix: run fix_for_task(dataset, frames) to rename images to the task's frame "
+                                      "names"),
+          ("is not registered", "fix: rename the category to a task label, or add the label to the task"),
+          ("licenses section", "fix: write 'info' and 'licenses' (for_cvat does)"),
+          ("import_mode", "fix: use mode='replace' or mode='append'")]
+
+_CHECKED = ("the pre-flight found no error in this file: it checks file names against frames, categories against "
+            "labels, keypoint names and layout, mask sizes and the format's traps, not server-side limits or "
+            "faults; CVAT's reason above is the one to act on")
 
 def _hint(msg:str) -> str:
-    "What to do about a CVAT import failure message."
-    return next((h for k, h in _HINTS if k in msg), "run preflight(dataset, task) to see what CVAT rejects")
+    "What to do about a CVAT import failure message, after a pre-flight that found no error."
+    return next((h for k, h in _HINTS if k in msg), _CHECKED)
 
 def _stamp() -> str: return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
@@ -370,7 +391,7 @@ def _import(self:Cvat, t, path, fmt:str, mode:str, progress:bool):
     try: t.import_annotations(fmt, str(path), import_mode=mode, pbar=_bar(progress))
     except BackgroundRequestException as e:
         msg = " ".join(str(e).split())
-        raise CvatNbError(f"CVAT's import into task {t.id} failed: {msg} (fix: {_hint(msg)})") from None
+        raise CvatNbError(f"CVAT's import into task {t.id} failed: {msg} ({_hint(msg)})") from None
     except Exception as e:
         st = getattr(e, "status", None)
         if st == 409:
@@ -380,7 +401,7 @@ def _import(self:Cvat, t, path, fmt:str, mode:str, progress:bool):
                                 "was not started: wait for it (upload(..., wait=seconds)) or check the task",
                                 rq) from None
         if st == 400: raise CvatNbError(f"CVAT refused the import into task {t.id}: {_api_reason(e)} "
-                                        f"(fix: {_hint(str(e.body))})") from None
+                                        f"({_hint(str(e.body))})") from None
         err = self._error(f"importing into task {t.id}", e, "; cvat_nb never repeats a request that could start a "
                           "second import: look at the task before sending it again")
         if err is None: raise
@@ -399,23 +420,39 @@ def wait_request(self:Cvat, rq_id:str, # a CVAT background request id, e.g. from
                                                      f"after {timeout:g} s")
         time.sleep(self.client.config.status_check_period)
 
-# %% ../nbs/11_cvat.ipynb #59db568b
-BACKUP_FORMAT = "CVAT for images 1.1"  # CVAT's own XML: every shape type, tags, attributes, skeletons; no images
+# %% ../nbs/11_cvat.ipynb #15e8c77f
+BACKUP_FORMAT = "CVAT annotations JSON"  # the task's annotations as CVAT's API gives them: every field, scores too
+_BACKUP_KIND = "cvat_nb task backup"
 
 @patch
-def _backup(self:Cvat, t, bk:Path, progress:bool):
-    "Export task `t`'s annotations to the zip `bk` in `BACKUP_FORMAT` (replacing an older one)."
-    bk.unlink(missing_ok=True)
-    with self._talk(f"backing up task {t.id} before replacing its annotations (nothing was imported)"):
-        t.export_dataset(BACKUP_FORMAT, bk, include_images=False, pbar=_bar(progress))
+def annotations(self:Cvat, task) -> dict: # task id, name, URL or SDK task
+    "The task's annotations as the server holds them: CVAT's own JSON `{version, tags, shapes, tracks}`, every field."
+    return self._annotations(self.find_task(task))
 
+@patch
+def _annotations(self:Cvat, t, doing:str|None=None) -> dict:
+    with self._talk(doing or f"reading the annotations of task {t.id}"):
+        _, resp = self.client.api_client.tasks_api.retrieve_annotations(t.id, _parse_response=False)
+    return json.loads(resp.data)
+
+@patch
+def _backup(self:Cvat, t, bk:Path) -> Path:
+    "Save task `t`'s annotations (CVAT's JSON) and labels to `bk`, atomically; nothing is imported if this fails."
+    doing = f"backing up task {t.id} (nothing was imported)"
+    with self._talk(doing): labels, version = [l.to_dict() for l in t.get_labels()], self.client.get_server_version()
+    data = dict(kind=_BACKUP_KIND, format=BACKUP_FORMAT, url=self.url, server_version=str(version), task_id=t.id,
+                task_name=t.name, saved=datetime.now(timezone.utc).isoformat(), labels=labels,
+                annotations=self._annotations(t, doing))
+    return atomic_write(bk, json.dumps(data).encode(), overwrite=True)
+
+# %% ../nbs/11_cvat.ipynb #59db568b
 _APPEND_SINCE = pv.Version("2.65.0")  # CVAT's first release with `import_mode`
 
 @patch
 def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
             task, # task id, name, URL or SDK task
             mode:str="replace", # `replace` the task's annotations or `append` to them
-            backup:bool=True, # before a replace, export the current annotations to a zip in `out_dir`
+            backup:bool=True, # before a replace, save the task's annotations (`BACKUP_FORMAT`) in `out_dir`
             out_dir=".", # where the backup and the manifest go
             format:str|None=None, # "COCO 1.0" or "COCO Keypoints 1.0"; default: the one the data needs
             wait:float=0, # seconds to wait for an import already running on the task; 0: raise `ImportRunning`
@@ -438,7 +475,7 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
         raise err
     out, stamp = Path(out_dir), _stamp()
     out.mkdir(parents=True, exist_ok=True)
-    bk = out / f"task{t.id}_backup_{stamp}.zip" if backup and mode == "replace" else None
+    bk = out / f"task{t.id}_backup_{stamp}.json" if backup and mode == "replace" else None
     names = [im["file_name"] for im in ds.images]
     files = [dict(file_name=n, frame=f, frame_name=None if f is None else info["frames"][f]["name"])
              for n, (f, _) in zip(names, match_frames(names, info["frames"]))]
@@ -450,7 +487,7 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
     with tempfile.TemporaryDirectory() as tmp:
         path = ds.save(Path(tmp) / "instances_default.json")
         for again in (False, True):
-            if bk: self._backup(t, bk, progress)
+            if bk: self._backup(t, bk)
             try: self._import(t, path, format, mode, progress); break
             except ImportRunning as e:
                 if again or not wait: raise
@@ -464,42 +501,6 @@ def upload(self:Cvat, dataset, # a `Dataset`, or what `Dataset.load` reads
     man.update(status="imported", uploaded=datetime.now(timezone.utc).isoformat())
     write()
     return man
-
-@patch
-def restore(self:Cvat, task, # task id, name, URL or SDK task
-            backup, # a backup zip `upload` wrote, or the manifest (JSON) that names it
-            out_dir=".", # where the backup of what the task holds now goes
-            keep:bool=True, # back the task up before restoring (nothing is lost by restoring the wrong file)
-            force:bool=False, # restore a backup of another task
-            progress:bool=True): # show an upload progress bar
-    "Put a backup back: import it into `task` as CVAT 1.1, replacing what the task holds now. Returns the task id."
-    path = Path(backup)
-    if path.suffix == ".json":
-        try: man = json.loads(path.read_text())
-        except (OSError, ValueError) as e: raise CvatNbError(f"cannot read the manifest ({e})", file=path) from None
-        if not isinstance(man, dict) or not man.get("backup"):
-            raise CvatNbError("the manifest names no backup (an append, or an upload with backup=False, takes none)",
-                              file=path)
-        path = path.parent / Path(man["backup"]).name  # the backup is written beside its manifest
-    if not path.is_file(): raise CvatNbError("no backup file here", file=path)
-    t = self.find_task(task)
-    src = _backup_task_id(path)
-    if src is not None and src != t.id and not force:
-        raise CvatNbError(f"this is a backup of task {src}, not of task {t.id} '{t.name}'; nothing was changed "
-                          "(pass force=True, or --force, to restore it there anyway)", file=path)
-    if keep:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        self._backup(t, Path(out_dir) / f"task{t.id}_backup_{_stamp()}.zip", progress)
-    self._import(t, path, "CVAT 1.1", "replace", progress)
-    return t.id
-
-def _backup_task_id(path:Path) -> int|None:
-    "The task id a CVAT for images 1.1 zip names in `<meta><task><id>`, if it names one."
-    import defusedxml.ElementTree as DET, zipfile
-    try:
-        with zipfile.ZipFile(path) as zf: root = DET.fromstring(zf.read("annotations.xml"))
-        return int(root.findtext("meta/task/id"))
-    except Exception: return None
 
 @patch
 def download(self:Cvat, task, # task id, name, URL or SDK task
@@ -520,6 +521,114 @@ def download(self:Cvat, task, # task id, name, URL or SDK task
     ds, notes = split_merged_poses(ds)  # CVAT's export merges a box grouped with a pose into the pose's record
     for n in notes: _log.info(f"task {t.id}: {n}")
     return ds
+
+# %% ../nbs/11_cvat.ipynb #94987be8
+def _no_ids(o):
+    "`o` without the `id`s the server gives out (and `version`), at every depth."
+    if isinstance(o, dict): return {k: _no_ids(v) for k, v in o.items() if k not in ("id", "version")}
+    return [_no_ids(v) for v in o] if isinstance(o, list) else o
+
+def annotation_differences(a:dict, # CVAT annotations `{tags, shapes, tracks}`, e.g. from a backup
+                           b:dict) -> list: # the same, e.g. what the task holds now
+    "What one side holds that the other does not, ids and order aside: `[]` when every field of every object is equal."
+    out = []
+    for kind in ("shapes", "tags", "tracks"):
+        key = lambda o: json.dumps(_no_ids(o), sort_keys=True)
+        left, right = sorted(map(key, a.get(kind) or [])), sorted(map(key, b.get(kind) or []))
+        if left == right: continue
+        only_a = [x for x in left if x not in right] or left
+        out.append(f"{kind}: {len(left)} against {len(right)}; first that differs: {only_a[0][:200]}")
+    return out
+
+def _label_keys(labels:list) -> tuple:
+    "Label id → `(parent name, name)` and spec id → `(label key, attribute name)` of a task's labels (SDK dicts)."
+    lab, spec = {}, {}
+    for top in labels:
+        for l, parent in [(top, "")] + [(s, top["name"]) for s in top.get("sublabels") or []]:
+            lab[l["id"]] = (parent, l["name"])
+            for a in l.get("attributes") or []: spec[a["id"]] = ((parent, l["name"]), a["name"])
+    return lab, spec
+
+def _remapped(data:dict, old:list, new:list, where:str) -> dict:
+    "`data`'s label and attribute ids moved from the labels `old` to `new` by name; `CvatNbError` for what `new` lacks."
+    (lab_a, spec_a), (lab_b, spec_b) = _label_keys(old), _label_keys(new)
+    ids, specs = {v: k for k, v in lab_b.items()}, {v: k for k, v in spec_b.items()}
+    def move(o):
+        if isinstance(o, list): return [move(v) for v in o]
+        if not isinstance(o, dict): return o
+        o = {k: move(v) for k, v in o.items()}
+        if "label_id" in o:
+            if lab_a.get(o["label_id"]) not in ids:
+                raise CvatNbError(f"the backup's label {'/'.join(filter(None, lab_a.get(o['label_id'], ('?',))))!r} "
+                                  f"is not a label of {where}; nothing was changed")
+            o["label_id"] = ids[lab_a[o["label_id"]]]
+        if "spec_id" in o:
+            if spec_a.get(o["spec_id"]) not in specs:
+                raise CvatNbError(f"the backup's attribute {spec_a.get(o['spec_id'], (None, '?'))[1]!r} is not an "
+                                  f"attribute of {where}; nothing was changed")
+            o["spec_id"] = specs[spec_a[o["spec_id"]]]
+        return o
+    return move(data)
+
+def _read_backup(path:Path) -> tuple:
+    "`(backup dict or None for a CVAT XML zip, the file)` from a backup or the upload manifest that names it."
+    if zipfile.is_zipfile(path): return None, path  # a backup from cvat_nb before 0.x: CVAT for images 1.1 XML
+    try: doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as e: raise CvatNbError(f"cannot read it as a backup or a manifest ({e})", file=path) from None
+    if isinstance(doc, dict) and doc.get("kind") == _BACKUP_KIND: return doc, path
+    if not isinstance(doc, dict) or "task_id" not in doc:
+        raise CvatNbError("neither a task backup nor an upload manifest", file=path)
+    if not doc.get("backup"):
+        raise CvatNbError("the manifest names no backup (an append, or an upload with backup=False, takes none)",
+                          file=path)
+    bk = path.parent / Path(doc["backup"]).name  # the backup is written beside its manifest
+    if not bk.is_file(): raise CvatNbError("no backup file here", file=bk)
+    return _read_backup(bk)
+
+@patch
+def restore(self:Cvat, task, # task id, name, URL or SDK task
+            backup, # a backup `upload` wrote, or the manifest (JSON) that names it
+            out_dir=".", # where the backup of what the task holds now goes
+            keep:bool=True, # back the task up before restoring (nothing is lost by restoring the wrong file)
+            force:bool=False, # restore a backup of another task (labels and attributes matched by name)
+            progress:bool=True) -> dict: # show a progress bar (old XML backups only)
+    "Put a backup back into `task`, replacing what it holds, and check that every object came back equal."
+    path = Path(backup)
+    if not path.is_file(): raise CvatNbError("no backup file here", file=path)
+    doc, path = _read_backup(path)
+    t = self.find_task(task)
+    src = doc["task_id"] if doc else _backup_task_id(path)
+    if src is not None and src != t.id and not force:
+        raise CvatNbError(f"this is a backup of task {src}, not of task {t.id} '{t.name}'; nothing was changed "
+                          "(pass force=True, or --force, to restore it there anyway)", file=path)
+    if doc:
+        with self._talk(f"reading the labels of task {t.id}"): labels = [l.to_dict() for l in t.get_labels()]
+        want = _remapped(doc["annotations"], doc["labels"], labels, f"task {t.id}")
+    out = None
+    if keep:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        out = self._backup(t, Path(out_dir) / f"task{t.id}_backup_{_stamp()}.json")
+    if doc is None:  # an old backup: CVAT's XML, which has no score
+        self._import(t, path, "CVAT 1.1", "replace", progress)
+        return dict(task_id=t.id, backup=str(path), kept=str(out) if out else None, checked=False)
+    from cvat_sdk import models
+    body = _no_ids({k: want.get(k) or [] for k in ("shapes", "tags", "tracks")})
+    with self._talk(f"restoring task {t.id}", tried="; a request that changes the task is never repeated: look at "
+                    "the task, then restore again"):
+        self.client.api_client.tasks_api.update_annotations(t.id, labeled_data_request=models.LabeledDataRequest(**body))
+    if diff := annotation_differences(want, self.annotations(t)):
+        raise CvatNbError(f"task {t.id} was restored from {path}, but it does not hold what the backup holds: "
+                          + "; ".join(diff))
+    return dict(task_id=t.id, backup=str(path), kept=str(out) if out else None, checked=True,
+                **{k: len(body[k]) for k in ("shapes", "tags", "tracks")})
+
+def _backup_task_id(path:Path) -> int|None:
+    "The task id a CVAT for images 1.1 zip names in `<meta><task><id>`, if it names one."
+    import defusedxml.ElementTree as DET
+    try:
+        with zipfile.ZipFile(path) as zf: root = DET.fromstring(zf.read("annotations.xml"))
+        return int(root.findtext("meta/task/id"))
+    except Exception: return None
 
 # %% ../nbs/11_cvat.ipynb #8a6d31aa
 import cvat_nb.review  # adds `Cvat.create_task` and `Cvat.review`

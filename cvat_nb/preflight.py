@@ -14,7 +14,8 @@ from .coco import Dataset
 from .validate import Problem, Report, stem, keypoint_layout_problems
 
 # %% auto #0
-__all__ = ['FORMATS', 'match_frames', 'upload_format', 'preflight', 'fix_for_task']
+__all__ = ['FORMATS', 'ATTRIBUTE_KEYS', 'match_frames', 'upload_format', 'preflight', 'attribute_text', 'infer_attributes',
+           'fix_for_task']
 
 # %% ../nbs/11a_preflight.ipynb #9326b607
 def _root(ids:list, keys:dict):
@@ -50,7 +51,8 @@ def _labels(labels:list) -> dict:
     for l in labels:
         d = l if isinstance(l, dict) else l.to_dict()
         subs = [s if isinstance(s, str) else s["name"] for s in d.get("sublabels") or []]
-        out[d["name"]] = dict(type=d.get("type") or "any", sublabels=subs)
+        out[d["name"]] = dict(type=d.get("type") or "any", sublabels=subs,
+                              attributes={a["name"]: a for a in d.get("attributes") or []})
     return out
 
 def _near(name:str, names, has:str="the task has") -> str:
@@ -228,7 +230,65 @@ def preflight(dataset, # a `Dataset`, or what `Dataset.load` reads
     _check_categories(p, ds, _labels(labels))
     _check_annotations(p, ds, frames, matched)
     _check_format(p, ds, fmt)
+    _check_attributes(p, ds, _labels(labels))
     return Report(p.problems, source=ds.source, target=f"cvat task, {fmt}")
+
+# %% ../nbs/11a_preflight.ipynb #4ff9684a
+ATTRIBUTE_KEYS = ("occluded", "outside", "rotation", "source", "track_id", "keyframe")  # CVAT reads these itself
+
+def attribute_text(v) -> str:
+    "An attribute value as CVAT stores it (text): `true`/`false` for booleans, `3` for 3 or 3.0, else `str(v)`."
+    if isinstance(v, bool) or (isinstance(v, str) and v.lower() in ("true", "false")): return str(v).lower()
+    try: f = float(v)
+    except (TypeError, ValueError): return str(v)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+def _spec(name:str, values:list, max_choices:int) -> dict:
+    "One CVAT label attribute spec for the values an attribute takes."
+    base = dict(name=name, mutable=False)
+    if all(isinstance(v, bool) for v in values): return dict(base, input_type="checkbox", default_value="false",
+                                                               values=["false"])
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return dict(base, input_type="number", default_value=str(min(values)),
+                    values=[str(min(values)), str(max(values)), "1"])
+    texts = sorted({attribute_text(v) for v in values})
+    if all(isinstance(v, str) for v in values) and len(texts) <= max_choices:
+        return dict(base, input_type="select", default_value=texts[0], values=texts)
+    return dict(base, input_type="text", default_value="", values=[])
+
+def infer_attributes(dataset, # a `Dataset`, or what `Dataset.load` reads
+                     max_choices:int=10) -> dict: # strings with more values than this become text
+    "`{category name: [CVAT attribute spec]}` for the `attributes` keys a dataset's annotations carry."
+    ds = Dataset.load(dataset)
+    seen = {}
+    for a in ds.annotations:
+        attrs = a.get("attributes")
+        if not isinstance(attrs, dict): continue
+        name = ds.index.cat_by_id.get(a.get("category_id"), {}).get("name")
+        for k, v in attrs.items():
+            if k not in ATTRIBUTE_KEYS and v is not None and name is not None:
+                seen.setdefault(name, {}).setdefault(k, []).append(v)
+    return {c: [_spec(k, vs, max_choices) for k, vs in keys.items()] for c, keys in seen.items()}
+
+def _check_attributes(p:_Pre, ds:Dataset, labels:dict):
+    "Attribute keys the task's label lacks (dropped silently: a warning each) and checkbox values CVAT cannot read."
+    lost = {}
+    for i, a in enumerate(ds.annotations):
+        attrs, cat = a.get("attributes"), ds.index.cat_by_id.get(a.get("category_id"), {})
+        lab = labels.get(cat.get("name"))
+        if not isinstance(attrs, dict) or lab is None: continue
+        for k, v in attrs.items():
+            spec = lab["attributes"].get(k)
+            if k in ATTRIBUTE_KEYS: continue
+            if spec is None: lost.setdefault((cat["name"], k), []).append(record_name("annotations", i, a))
+            elif str(spec.get("input_type")) == "checkbox" and attribute_text(v) not in ("true", "false"):
+                p.err("bad-attribute", f"attribute '{k}' is a checkbox in the task, but its value is {v!r}; CVAT fails "
+                      "(\"Failed to convert attribute\")", "use true or false", record=record_name("annotations", i, a),
+                      image_id=a.get("image_id"), field="attributes")
+    for (name, k), recs in lost.items():
+        p.warn("attribute-dropped", f"attribute '{k}' of {len(recs)} annotation(s) of '{name}' is not an attribute of "
+               f"the task's label; CVAT drops it silently ({_few(recs)})", "add it to the label (create_task declares "
+               "the dataset's attributes), or leave the key out", record=recs[0], field="attributes")
 
 # %% ../nbs/11a_preflight.ipynb #9a9d4471
 def _by_base(frames:list) -> dict:

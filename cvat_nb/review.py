@@ -14,15 +14,18 @@ from fastcore.basics import patch
 from .errors import CvatNbError
 from .coco import Dataset, point_categories
 from .cvat import Cvat, _bar
+from .preflight import ATTRIBUTE_KEYS, attribute_text, infer_attributes
 
 # %% auto #0
 __all__ = ['task_labels', 'roundtrip']
 
 # %% ../nbs/11b_review.ipynb #f9aebb7d
-def task_labels(dataset) -> list: # a `Dataset`, or what `Dataset.load` reads
+def task_labels(dataset, # a `Dataset`, or what `Dataset.load` reads
+                attributes:dict|None=None) -> list: # `{category: [attribute spec]}`; default: `infer_attributes`
     "CVAT label specs for `POST /api/tasks` from a dataset's categories (skeletons for keypoint categories)."
     from cvat_nb.skeleton import Skeleton
     ds = Dataset.load(dataset)
+    attributes = infer_attributes(ds) if attributes is None else attributes
     points, out, seen = point_categories(ds.categories), [], set()
     for c in ds.categories:
         name = c.get("name")
@@ -30,8 +33,8 @@ def task_labels(dataset) -> list: # a `Dataset`, or what `Dataset.load` reads
         if name in seen: raise CvatNbError(f"two categories are named '{name}'; CVAT label names must be unique",
                                            file=ds.source)
         seen.add(name)
-        out.append(Skeleton.from_coco(c).cvat_label() if c.get("keypoints") else {"name": name, "type": "any",
-                                                                                 "attributes": []})
+        label = Skeleton.from_coco(c).cvat_label() if c.get("keypoints") else {"name": name, "type": "any"}
+        out.append({**label, "attributes": list(attributes.get(name, []))})
     return out
 
 def _image_files(ds:Dataset, images_dir) -> list:
@@ -59,12 +62,13 @@ def create_task(self:Cvat, name:str, # the new task's name
                 images_dir, # folder the images' `file_name`s are relative to
                 out_dir=".", # where the file ↔ frame map JSON goes
                 project=None, # a project (id, name, URL or SDK project): the task then uses the project's labels
+                attributes:dict|None=None, # `{category: [attribute spec]}`; default: the dataset's own keys
                 progress:bool=True) -> tuple: # show an upload progress bar
     "Create a task from `dataset`'s categories and images (in its order); `(task id, path of the frame map)`."
     from cvat_sdk import models
     ds = Dataset.load(dataset)
     files = _image_files(ds, images_dir)
-    labels = task_labels(ds)
+    labels = task_labels(ds, attributes)
     if project is not None:
         p = self.find_project(project)
         with self._talk(f"reading the labels of project {p.id}"): have = {l.name for l in p.get_labels()}
@@ -141,6 +145,18 @@ def _keypoint_changes(a:dict, names_a:list, b:dict, names_b:list, px:float) -> l
     if moved := [f"{n} {v:.1f} px" for n, v in d.items() if v > px]: out.append(f"keypoints moved: {', '.join(moved)}")
     return out
 
+def _attribute_changes(a:dict, b:dict) -> list:
+    "The attributes `a` was sent with that came back other or not at all (CVAT's own keys aside), compared as text."
+    sent, got = a.get("attributes"), b.get("attributes") or {}
+    if not isinstance(sent, dict): return []
+    out = []
+    for k, v in sent.items():
+        if k in ATTRIBUTE_KEYS or v is None: continue
+        if k not in got: out.append(f"attribute {k} lost")
+        elif attribute_text(v) != attribute_text(got[k]): out.append(f"attribute {k} {attribute_text(v)}→"
+                                                                      f"{attribute_text(got[k])}")
+    return out
+
 def _normalized(sent:Dataset, back:Dataset) -> tuple:
     "Both datasets with base-name file names, and `back`'s categories renumbered to `sent`'s ids by name."
     base = lambda n: PurePosixPath(n).name
@@ -184,6 +200,7 @@ def roundtrip(sent, # what was uploaded: a `Dataset`, or what `Dataset.load` rea
             if A[i].get("keypoints"):  # a pose's box is recomputed from its points: compare the points
                 notes += _keypoint_changes(A[i], kpn_a.get(A[i]["category_id"]), B[j], kpn_b.get(B[j]["category_id"]), px)
             elif overlap < same: notes.append(f"moved (IoU {overlap:.2f})")
+            notes += _attribute_changes(A[i], B[j])
             if notes:
                 changed.append(dict(image=im["file_name"], status=", ".join(notes), sent_id=A[i].get("id"),
                                     returned_id=B[j].get("id"), category=names.get(A[i]["category_id"]),

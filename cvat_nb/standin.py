@@ -127,7 +127,8 @@ class StandIn:
             own = self.projects[project_id]["labels"] if project_id is not None else [self._make_label(l, tid) for l in labels]
             self.tasks[tid] = dict(id=tid, name=name, project_id=project_id, owner=owner or next(iter(self.users), "django"),
                                    labels=own, frames=[], images={},
-                                   image_quality=70, shapes=[], version=0, created=_now(), updated=_now(),
+                                   image_quality=70, shapes=[], tags=[], tracks=[], version=0, created=_now(),
+                                   updated=_now(),
                                    subset="", segment_size=0, overlap=None, has_data=False)
             return tid
 
@@ -146,16 +147,27 @@ class StandIn:
         with self._lock: return json.loads(json.dumps(_view(self.tasks[task_id])))
 
     def set_shapes(self, task_id:int, shapes:list, tags:list=()):
-        "Replace the task's shapes and tags (CVAT internal form; ids are given out here)."
-        with self._lock: self._put_shapes(self.tasks[task_id], shapes, append=False, tags=tags)
+        "Replace the task's shapes and tags (CVAT internal form, checked and completed as the server does; new ids)."
+        fresh = lambda o: {k: [fresh(e) for e in v] if k == "elements" else v for k, v in o.items() if k != "id"}
+        with self._lock: self._store(self.tasks[task_id], dict(shapes=[fresh(s) for s in shapes],
+                                                               tags=[fresh(g) for g in tags]), replace=True)
 
-    def _put_shapes(self, t:dict, shapes:list, append:bool, tags:list=()):
-        new = [{**s, "id": self._next("shape")} for s in shapes]
-        for s in new:  # skeleton elements are shapes too, with ids of their own
-            if s.get("elements"): s["elements"] = [{**e, "id": self._next("shape")} for e in s["elements"]]
-        t["shapes"] = (t["shapes"] if append else []) + new
-        t["tags"] = (t.get("tags", []) if append else []) + [{**g, "id": self._next("shape")} for g in tags]
+    def _store(self, t:dict, data:dict, action:str="create", source:str="manual", replace:bool=False) -> dict:
+        "Check and store `data` (`{shapes, tags, tracks}`) in task `t` as `PUT`/`PATCH ?action=` would; the stored objects."
+        new = labeled_data(data, t["labels"], len(t["frames"]), action, source)
+        kinds = ("shapes", "tags", "tracks")
+        if action == "delete":
+            gone = {o["id"] for k in kinds for o in new[k]}
+            for k in kinds: t[k] = [o for o in t[k] if o["id"] not in gone]
+        else:
+            for o in (x for k in kinds for o in new[k] for x in [o, *(o.get("elements") or [])]):
+                o.setdefault("id", self._next("shape"))  # skeleton elements are shapes too, with ids of their own
+            if action == "update":
+                changed = {o["id"] for k in kinds for o in new[k]}
+                for k in kinds: t[k] = [o for o in t[k] if o["id"] not in changed]
+            for k in kinds: t[k] = ([] if replace else t[k]) + new[k]
         t["version"] += 1; t["updated"] = _now()
+        return dict(version=t["version"], **new)
 
     def _make_label(self, spec:dict, tid:int, parent:int|None=None) -> dict:
         lid = self._next("label")
@@ -286,10 +298,13 @@ def _route(s:StandIn, h, method:str, path:str, q:dict, body:bytes):
             return 201, _project_read(s, s.projects[s.add_project(spec["name"], spec.get("labels") or [], owner=user)]), {}
         if method == "GET": return 200, _paginate(s, path, q, [_project_read(s, p) for p in _listed(s.projects, q)]), {}
     m = re.fullmatch(r"/api/projects/(\d+)", path)
-    if m and method == "GET":
+    if m and method in ("GET", "DELETE"):
         p = s.projects.get(int(m.group(1)))
         if p is None: raise HttpError(404, {"detail": "No Project matches the given query."})
-        return 200, _project_read(s, p), {}
+        if method == "GET": return 200, _project_read(s, p), {}
+        for tid in [tid for tid, t in s.tasks.items() if t["project_id"] == p["id"]]: _delete_task(s, tid)
+        del s.projects[p["id"]]
+        return 204, None, {}
     if path == "/api/labels" and method == "GET":
         if "project_id" in q:
             pid = _int(q["project_id"])
@@ -392,15 +407,28 @@ def _run_import(s:StandIn, user:str, t:dict, fmt:str, mode:str, data:bytes):
         try:
             if fmt == "CVAT 1.1": shapes, tags = cvat_xml_to_shapes(data, t["frames"], t["labels"])
             else: shapes, tags = import_upload(data, fmt, t["frames"], t["labels"]), []
-            s._put_shapes(t, shapes, append=(mode == "append"), tags=tags)  # only reached when the whole file converted
+            s._store(t, dict(shapes=shapes, tags=tags), source="file", replace=mode == "replace")  # all or nothing
         except ImportFail as e: return str(e)
         except Exception as e: return f"{type(e).__name__}: {e}\n"  # a file shape the stand-in did not foresee
     if s.hold_imports: _new_request(s, user, t, rq, "import:annotations", fmt, held=True, pending=run)
     else: _new_request(s, user, t, rq, "import:annotations", fmt, run())
     return 202, {"rq_id": rq}, {}
 
-def _view(t:dict) -> dict: return dict(version=t["version"], tags=t.get("tags", []), shapes=t["shapes"], tracks=[])
-def _no_ids(items:list) -> list: return [{k: v for k, v in x.items() if k != "id"} for x in items]
+def _view(t:dict) -> dict:
+    "`GET .../annotations`: every object by frame (CVAT orders them so), in the order they were stored within one."
+    return dict(version=t["version"], **{k: sorted(t[k], key=lambda o: o["frame"]) for k in ("tags", "shapes", "tracks")})
+
+def _patch(s:StandIn, t:dict, q:dict, body:bytes):
+    "`PATCH .../annotations?action=create|update|delete`: the objects it acted on, with their ids."
+    if q.get("action") not in ("create", "update", "delete"):
+        raise HttpError(400, ["Please specify a correct 'action' for the request"])
+    return 200, s._store(t, _json_body(body), q["action"]), {}
+
+def _json_body(body:bytes) -> dict:
+    try: data = json.loads(body or b"{}")
+    except ValueError as e: raise HttpError(400, {"detail": f"JSON parse error - {e}"})
+    if not isinstance(data, dict): raise HttpError(400, {"non_field_errors": ["Invalid data. Expected a dictionary."]})
+    return data
 
 def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, body:bytes):
     file_id = sub[len("/annotations/"):] if sub.startswith("/annotations/") else None
@@ -423,11 +451,10 @@ def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bo
         return 200, _view(t), {}
     if method == "PUT":
         if "format" in q or "rq_id" in q: raise HttpError(410, _GONE_IMPORT.replace("{id}", str(t["id"])))
-        data = json.loads(body or b"{}")
-        s._put_shapes(t, _no_ids(data.get("shapes", [])), append=False, tags=_no_ids(data.get("tags", [])))
-        return 200, _view(t), {}
+        return 200, s._store(t, _json_body(body), replace=True), {}
+    if method == "PATCH": return _patch(s, t, q, body)
     if method == "DELETE":
-        t["shapes"], t["tags"] = [], []; t["version"] += 1
+        t["shapes"], t["tags"], t["tracks"] = [], [], []; t["version"] += 1
         return 204, None, {}
     if method != "POST": raise HttpError(405, {"detail": f"Method \"{method}\" not allowed."})
     hd = h.headers
@@ -461,18 +488,47 @@ def _annotations(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bo
         files = [d for name, _, d in parse_multipart(ctype, body)[1] if name == "annotation_file"]
         if not files: raise HttpError(400, ["No annotation_file was uploaded"])
         return _run_import(s, user, t, fmt, mode, files[0])
-    if "format" in q: raise HttpError(400, ["Must upload a file or provide a TUS file id"])
-    data = json.loads(body or b"{}")  # CVAT's synchronous create of internal-form shapes
-    s._put_shapes(t, _no_ids(data.get("shapes", [])), append=True, tags=_no_ids(data.get("tags", [])))
-    return 200, _view(t), {}
+    _check_import(s, t, q)  # an unknown or missing format is refused first
+    raise HttpError(400, ["Must upload a file or provide a TUS file id"])
+
+def _delete_task(s:StandIn, tid:int):
+    del s.tasks[tid]
+    for j in [j for j, v in s.jobs.items() if v["task_id"] == tid]: del s.jobs[j]
+
+def _jpeg(t:dict, frame:int, size:tuple|None=None) -> bytes:
+    "Frame `frame` of task `t` as JPEG (a grey picture of the frame's size when the task holds no image bytes)."
+    from PIL import Image
+    f = t["frames"][frame]
+    data = t["images"].get(f["name"])
+    im = Image.open(io.BytesIO(data)).convert("RGB") if data else Image.new("RGB", (f["width"], f["height"]), "grey")
+    if size: im.thumbnail(size)
+    out = io.BytesIO(); im.save(out, "JPEG", quality=t["image_quality"])
+    return out.getvalue()
+
+def _data(t:dict, q:dict):
+    "`GET .../data?type=frame|chunk|preview&number=N&quality=compressed|original`, checked as CVAT's `_DataGetter` does."
+    kind, quality, number = q.get("type"), q.get("quality", "compressed"), q.get("number")
+    if kind not in ("frame", "chunk", "preview", "context_image"):
+        raise HttpError(400, ["Data type not specified or has wrong value"])
+    if kind in ("frame", "chunk") and number is None: raise HttpError(400, ["Number is not specified"])
+    if quality not in ("compressed", "original"): raise HttpError(400, ["Wrong quality value"])
+    if kind == "preview": return 200, _jpeg(t, 0, (256, 256)), {"Content-Type": "image/jpeg"}
+    if kind != "frame": raise HttpError(400, f"the stand-in does not serve {kind}s")
+    n = _int(number)
+    if n is None or not 0 <= n < len(t["frames"]):
+        raise HttpError(400, f"Invalid frame '{number}'. The frame number should be in the [0, {len(t['frames'])}] range")
+    name = t["frames"][n]["name"]
+    if quality == "original" and name in t["images"]:
+        ext = os.path.splitext(name)[1].lower().lstrip(".")
+        return 200, t["images"][name], {"Content-Type": "image/" + {"jpg": "jpeg"}.get(ext, ext or "jpeg")}
+    return 200, _jpeg(t, n), {"Content-Type": "image/jpeg"}
 
 def _task_route(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, body:bytes):
     tid = t["id"]
     if sub == "":
         if method == "GET": return 200, _task_read(s, t), {}
         if method == "DELETE":
-            del s.tasks[tid]
-            for j in [j for j, v in s.jobs.items() if v["task_id"] == tid]: del s.jobs[j]
+            _delete_task(s, tid)
             return 204, None, {}
     if sub == "/data" and method == "POST":
         hd, up = h.headers, s.uploads.setdefault(f"data:{tid}", dict(task_id=tid, files=[]))
@@ -495,6 +551,10 @@ def _task_route(s:StandIn, h, user:str, t:dict, method:str, sub:str, q:dict, bod
     if sub == "/data/meta" and method == "GET":
         if not t["has_data"]: raise HttpError(400, ["This task data has not been initialized yet"])
         return 200, _data_meta(t), {}
+    if sub == "/data" and method == "GET": return _data(t, q)
+    if sub == "/preview" and method == "GET":
+        if not t["has_data"]: raise HttpError(404, b"Task image preview not found", {"Content-Type": "text/html"})
+        return 200, _jpeg(t, 0, (256, 256)), {"Content-Type": "image/jpeg"}
     if sub == "/annotations" or sub.startswith("/annotations/"):
         return _annotations(s, h, user, t, method, sub, q, body)
     if sub == "/dataset" and method in ("GET", "POST"): raise HttpError(410, _GONE_EXPORT.replace("{id}", str(tid)))

@@ -137,6 +137,9 @@ def _shape(a:dict, label:dict, frame:int, type:str, points:list, elements:list|N
     attrs = dict(a.get("attributes") or {})
     if "iscrowd" in a: attrs["is_crowd"] = bool(a["iscrowd"])
     specs = {s["name"]: s for s in label.get("attributes", [])}
+    for n, v in attrs.items():
+        if n in specs and specs[n].get("input_type") == "checkbox" and str(v).lower() not in ("true", "false"):
+            _fail(f"Failed to convert attribute '{n}'='{v}'")
     return dict(type=type, frame=frame, label_id=label["id"], group=0, source="file",
                 occluded=_to_bool(attrs.get("occluded", False)), outside=False, z_order=0,
                 rotation=float(attrs.get("rotation", 0.0)), score=float(a.get("score", 1.0)), points=points,
@@ -263,10 +266,16 @@ def _header(frames:list, categories:list, annotations:list) -> dict:
 
 def _f32(v:float) -> float: return float(np.float32(v))  # the server's coordinates and areas are 32-bit floats
 
+def _typed(value:str, spec:dict):
+    "An attribute's text as CVAT's exporter writes it: a number as a float, a checkbox as a boolean, else the text."
+    if spec.get("input_type") == "number": return float(value)
+    return value.lower() == "true" if spec.get("input_type") == "checkbox" else value
+
 def _attrs(s:dict, labels:list) -> dict:
     "A shape's `attributes` in a COCO export: its label attributes, `occluded`, and `rotation` for rectangles."
-    names = {a["id"]: a["name"] for l, _ in _flat_labels(labels) for a in l.get("attributes", [])}
-    out = {names.get(a["spec_id"], str(a["spec_id"])): a["value"] for a in s.get("attributes", [])}
+    specs = {a["id"]: a for l, _ in _flat_labels(labels) for a in l.get("attributes", [])}
+    out = {specs[a["spec_id"]]["name"]: _typed(a["value"], specs[a["spec_id"]]) for a in s.get("attributes", [])
+           if a["spec_id"] in specs}
     out["occluded"] = bool(s.get("occluded"))
     if s["type"] == "rectangle": out["rotation"] = float(s.get("rotation", 0.0))
     if s["type"] == "skeleton": out["keyframe"] = False  # a plain shape: no track

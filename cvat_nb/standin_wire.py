@@ -12,9 +12,10 @@ from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
 from http.server import ThreadingHTTPServer
 from urllib.parse import quote
+import numpy as np
 
 # %% auto #0
-__all__ = ['JSON_CT', 'HttpError', 'image_size', 'parse_multipart', 'Faults']
+__all__ = ['JSON_CT', 'HttpError', 'image_size', 'parse_multipart', 'Faults', 'labeled_data']
 
 # %% ../nbs/10a_standin_wire.ipynb #50bba145
 JSON_CT = "application/vnd.cvat+json"
@@ -155,15 +156,15 @@ def _project_read(s, p:dict) -> dict:
                 labels=dict(url=f"{s.url}/api/labels?project_id={pid}"), assignee_updated_date=None)
 
 def _task_read(s, t:dict) -> dict:
+    "A `TaskRead`; a task without data has no `size`, `image_quality` or chunk fields at all (not null: absent)."
     tid, n = t["id"], len(t["frames"])
+    data = dict(data_chunk_size=72, data_original_chunk_type="imageset", data_compressed_chunk_type="imageset",
+                data_cloud_storage_id=None, size=n, image_quality=t["image_quality"]) if t["has_data"] else {}
     return dict(url=f"{s.url}/api/tasks/{tid}", id=tid, name=t["name"], project_id=t["project_id"],
                 project_name=_project_name(s, t["project_id"]),
                 mode="annotation" if t["has_data"] else "", owner=_user(s, t["owner"]), assignee=None, bug_tracker="",
                 created_date=t["created"], updated_date=t["updated"], overlap=t["overlap"],
-                segment_size=n if t["has_data"] else t["segment_size"], status="annotation",
-                data_chunk_size=72 if t["has_data"] else None,
-                data_original_chunk_type="imageset", data_compressed_chunk_type="imageset",
-                data_cloud_storage_id=None, guide_id=None, size=n, image_quality=t["image_quality"],
+                segment_size=n if t["has_data"] else t["segment_size"], status="annotation", **data, guide_id=None,
                 data=tid if t["has_data"] else None, dimension="2d", media_type="image" if t["has_data"] else "",
                 subset=t["subset"], organization_id=None, organization=None, target_storage=None, source_storage=None,
                 jobs=dict(count=len([j for j in s.jobs.values() if j["task_id"] == tid]), completed=0, validation=0,
@@ -225,3 +226,83 @@ def _settle(r:dict, error:str|None):
     now = datetime.now(timezone.utc)
     r.update(status="failed" if error else "finished", message=error or "", started=r["started"] or _date(now),
              finished=_date(now), expiry=_date(now + (timedelta(days=30) if error else timedelta(hours=1))))
+
+# %% ../nbs/10a_standin_wire.ipynb #d03147d5
+_POINTS = {"rectangle": lambda n: n == 4, "ellipse": lambda n: n == 4, "cuboid": lambda n: n == 16,
+           "polygon": lambda n: n >= 6 and n % 2 == 0, "polyline": lambda n: n >= 4 and n % 2 == 0,
+           "points": lambda n: n >= 2 and n % 2 == 0, "mask": lambda n: n >= 5, "skeleton": lambda n: True}
+_SHAPE = dict(group=0, source="manual", score=1.0, occluded=False, outside=False, z_order=0, rotation=0.0)
+
+def _f32(v) -> float: return float(np.float32(v))  # the server's coordinates are 32-bit floats
+
+def _object_errors(o:dict, kind:str, action:str, element:bool=False) -> dict:
+    "The serializer's complaints about one object (a shape, element, tag or track), `{field: [message]}`."
+    err = {}
+    for k in ("frame", "label_id") + (("type",) if kind == "shape" else ()):
+        if o.get(k) is None: err[k] = ["This field is required."]
+    if action == "create" and o.get("id") is not None: err["id"] = ["must be absent"]
+    if action == "delete" and o.get("id") is None: err["id"] = ["must be present and not null"]
+    if isinstance(o.get("frame"), int) and o["frame"] < 0: err["frame"] = ["Ensure this value is greater than or equal to 0."]
+    if kind != "shape": return err
+    t, p = o.get("type"), o.get("points") or []
+    if t is not None and t not in _POINTS: err["type"] = [f"\"{t}\" is not a valid choice."]
+    elif t is not None and not _POINTS[t](len(p)): err["points"] = [f"invalid length for shape type '{t}'"]
+    for k, hi in (("score", 1), ("rotation", 360)):
+        v = o.get(k)
+        if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= hi):
+            err[k] = [f"Ensure this value is less than or equal to {hi}." if isinstance(v, (int, float))
+                      else "A valid number is required."]
+    subs = o.get("elements") or []
+    if t == "skeleton" and not element and not subs: err["elements"] = ["at least one required for skeleton shape"]
+    elif t != "skeleton" and subs: err["elements"] = ["not allowed for non-skeleton shape"]
+    elif any(sub := [_object_errors(e, "shape", action, True) for e in subs]): err["elements"] = sub
+    return err
+
+def _specs(labels:list) -> dict:
+    "Label id → `{spec id: attribute spec}` for every label of a task, sublabels included."
+    return {l["id"]: {a["id"]: a for a in l.get("attributes") or []}
+            for top in labels for l in [top, *(top.get("sublabels") or [])]}
+
+def _attributes(given:list, specs:dict) -> list:
+    "`[{spec_id, value}]`: the given values as strings, then the label's other attributes at their default."
+    out = [dict(spec_id=a["spec_id"], value=str(a["value"]).lower() if isinstance(a["value"], bool) else str(a["value"]))
+           for a in given]
+    have = {a["spec_id"] for a in out}
+    return out + [dict(spec_id=i, value=s["default_value"]) for i, s in specs.items() if i not in have]
+
+def _stored(o:dict, kind:str, specs:dict, source:str, top:bool=True) -> dict:
+    "Object `o` with every field the server keeps, coordinates as 32-bit floats, attribute defaults filled in."
+    keep = {k: v for k, v in o.items() if v is not None}
+    base = dict(frame=o["frame"], label_id=o["label_id"], group=o.get("group") or 0, source=o.get("source") or source,
+                attributes=_attributes(o.get("attributes") or [], specs.get(o["label_id"], {})))
+    if "id" in keep: base = dict(id=keep["id"], **base)
+    if kind == "tag": return base
+    if kind == "track":
+        return dict(base, shapes=[dict(type=s["type"], frame=s["frame"], occluded=bool(s.get("occluded")),
+                                       outside=bool(s.get("outside")), z_order=s.get("z_order") or 0,
+                                       rotation=_f32(s.get("rotation") or 0.0), points=[_f32(v) for v in s["points"]],
+                                       attributes=_attributes(s.get("attributes") or [], {}))
+                                  for s in o.get("shapes") or []],
+                    elements=[_stored(e, "track", specs, source, False) for e in o.get("elements") or []] if top else None)
+    out = dict(base, type=o["type"], **{k: keep.get(k, v) for k, v in _SHAPE.items() if k not in ("group", "source")})
+    out.update(score=float(out["score"]), rotation=_f32(out["rotation"]), points=[_f32(v) for v in o.get("points") or []])
+    if top: out["elements"] = [_stored(e, "shape", specs, source, False) for e in o.get("elements") or []]
+    return {k: v for k, v in out.items() if v is not None}
+
+def labeled_data(data:dict, # a `LabeledData` body: `{tags, shapes, tracks}` (missing lists are empty)
+                 labels:list, # the task's labels, with `sublabels` and `attributes` (each with `id`)
+                 n_frames:int, # frames in the task
+                 action:str="create", # "create" (also PUT and imports), "update" or "delete"
+                 source:str="manual") -> dict: # the `source` of objects sent without one ("file" for imports)
+    "What CVAT stores of `data`: every field filled in, objects off the task's frames dropped; `HttpError(400)`."
+    kinds = {"shapes": "shape", "tags": "tag", "tracks": "track"}
+    errors = {k: [_object_errors(o, kinds[k], action) for o in data.get(k) or []] for k in kinds}
+    if any(any(e) for e in errors.values()): raise HttpError(400, {k: e for k, e in errors.items() if any(e)})
+    inside = {k: [o for o in data.get(k) or [] if o["frame"] < n_frames] for k in kinds}  # the rest: dropped
+    specs = _specs(labels)
+    for o in (o for objs in inside.values() for x in objs for o in [x, *(x.get("elements") or [])]):
+        if o["label_id"] not in specs: raise HttpError(400, [f"label_id `{o['label_id']}` is invalid"])
+        for a in o.get("attributes") or []:
+            if a.get("spec_id") not in specs[o["label_id"]]: raise HttpError(400, [f"spec_id `{a.get('spec_id')}` is invalid"])
+    if action == "delete": return inside
+    return {k: [_stored(o, kinds[k], specs, source) for o in objs] for k, objs in inside.items()}

@@ -262,7 +262,7 @@ def test_projects_and_tasks_listing(server, two_projects):
     code, out, err = run("projects")
     assert code == 0 and out.splitlines() == [f"{two_projects[n][0]}\t{n}\t1 tasks" for n in ("south", "north")]
     code, out, err = run("tasks", "--project", "north")
-    assert code == 0 and out.splitlines() == [f"{two_projects['north'][1]}\tday 1\t4\tannotation\tproject "
+    assert code == 0 and out.splitlines() == [f"{two_projects['north'][1]}\tday 1\t4 frames\tannotation\tproject "
                                               f"{two_projects['north'][0]}"]
     code, out, err = run("projects", "--name", "east")
     assert (code, out, err.strip()) == (0, "", "no projects named like 'east'")

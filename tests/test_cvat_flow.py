@@ -206,6 +206,7 @@ def test_cli_tasks(env, tid):
     code, out, err = run("tasks")
     assert code == 0, err
     assert "street" in out and "other" in out and str(tid) in out
+    assert "other\tno data" in out  # CONTRACT: a task without data has no `size` in the server's answer
     code, out, err = run("tasks", "--name", "street")
     assert code == 0 and "street" in out and "other" not in out
     no_secret(out, err)

@@ -75,7 +75,12 @@ def one_clear_line(e, *secrets):
 
 
 def backups(path, tid):
-    return sorted(path.glob(f"task{tid}_backup_*.zip"))
+    return sorted(path.glob(f"task{tid}_backup_*.json"))
+
+
+def backed_up(bk):
+    "The shapes a backup holds (CVAT's own annotations JSON)."
+    return json.loads(bk.read_text())["annotations"]["shapes"]
 
 
 def manifests_paths(path, tid):
@@ -90,7 +95,7 @@ def assert_intact(server, tid, before, tmp_path):
     "Previous annotations still on the server; the backup holds them."
     assert shapes(server, tid) == before
     (bk,) = backups(tmp_path, tid)
-    assert len(read_cvat_xml(bk)[0].annotations) == len(before) == 1
+    assert backed_up(bk) == before and len(before) == 1
 
 
 def until(cond, limit=20.0):
@@ -232,10 +237,10 @@ def test_import_request_whose_answer_is_lost_is_not_sent_again(cv, server, tid, 
 
 def test_backup_that_fails_imports_nothing(cv, server, tid, tmp_path):
     before = shapes(server, tid)
-    rule = server.faults.add("POST", r"^/api/tasks/\d+/dataset/export", status=503, times=5)
+    rule = server.faults.add("GET", r"^/api/tasks/\d+/annotations", status=503, times=10)
     with pytest.raises(CvatNbError) as e: cv.upload(sample(), tid, out_dir=tmp_path, progress=False)
     msg = one_clear_line(e)
-    assert rule["hits"] == 1 and "backing up task" in msg and "nothing was imported" in msg
+    assert rule["hits"] == cv.retries + 1 and "backing up task" in msg and "nothing was imported" in msg  # a read: retried
     assert shapes(server, tid) == before
     assert not any(x["method"] == "POST" and "/annotations" in x["path"] for x in server.exchanges)
     assert not list(tmp_path.glob("*.json"))
@@ -350,7 +355,7 @@ def test_409_import_already_running(cv, server, tid, tmp_path):
     assert f"an import into task {tid} is already running" in msg and "was not started" in msg
     assert sum(x["status"] == 409 for x in server.exchanges) == 1  # refused once, not sent again
     assert len(held(server)) == 1 and running["status"] == "queued"
-    assert not list((tmp_path / "b").glob("*.json"))  # ours never started: no manifest
+    assert not list((tmp_path / "b").glob("*_upload_*.json"))  # ours never started: no manifest
     server.release_imports()
     th.join(20)
     assert box["result"]["status"] == "imported"
@@ -375,7 +380,7 @@ def test_409_wait_for_the_running_import_then_import_once(cv, server, tid, tmp_p
     assert sum(x["status"] == 409 for x in server.exchanges) == 1
     assert len(shapes(server, tid)) == len(sample().annotations)
     (bk,) = backups(tmp_path / "b", tid)  # taken again after the wait: it holds what the first import wrote
-    assert len(read_cvat_xml(bk)[0].annotations) == len(first.annotations)
+    assert len(backed_up(bk)) == len(first.annotations)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -406,7 +411,9 @@ def test_import_request_that_fails_on_the_server(cv, server, tid, tmp_path):
     th.join(20)
     err, said = box["error"], " ".join(running["message"].split())
     assert running["status"] == "failed" and said
-    assert isinstance(err, CvatNbError) and f"failed: {said} (fix: " in str(err)  # the server's message, a hint
+    assert isinstance(err, CvatNbError) and f"failed: {said} (" in str(err)  # the server's message, then
+    assert "the pre-flight found no error in this file" in str(err)  # what was checked; no hint that points nowhere
+    assert "run preflight" not in str(err)
     assert_intact(server, tid, before, tmp_path)
     assert [x["status"] for x in manifests(tmp_path, tid)] == ["failed"]
 
