@@ -206,8 +206,11 @@ def connect(url:str|None=None, # server URL, e.g. `http://localhost:8080`; defau
             prompt:bool|None=None) -> Cvat: # ask for a missing password; None: only when interactive
     "Log in to a CVAT server with a token or a user name and password; one `CvatNbError` line on failure."
     env = os.environ.get
-    url, token, org = url or env("CVAT_URL"), token or env("CVAT_ACCESS_TOKEN"), org or env("CVAT_ORG")
-    username, password = username or env("CVAT_USERNAME"), password or env("CVAT_PASSWORD")
+    url, org = url or env("CVAT_URL"), org or env("CVAT_ORG")
+    if not (token or username or password):  # nothing given: the environment's credentials, a token first
+        token, username, password = env("CVAT_ACCESS_TOKEN"), env("CVAT_USERNAME"), env("CVAT_PASSWORD")
+    elif not token:  # a user given here never logs in with a token from the environment
+        username, password = username or env("CVAT_USERNAME"), password or env("CVAT_PASSWORD")
     if not url: raise CvatNbError("no CVAT URL: pass url= or set CVAT_URL")
     if not token and username and not password: password = _ask_password(username, url, prompt)
     if not token and not (username and password):

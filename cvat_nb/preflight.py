@@ -249,8 +249,8 @@ def _spec(name:str, values:list, max_choices:int) -> dict:
     if all(isinstance(v, bool) for v in values): return dict(base, input_type="checkbox", default_value="false",
                                                                values=["false"])
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return dict(base, input_type="number", default_value=str(min(values)),
-                    values=[str(min(values)), str(max(values)), "1"])
+        lo, hi = min(values), max(values)
+        return dict(base, input_type="number", default_value=str(lo), values=[str(lo), str(max(hi, lo + 1)), "1"])
     texts = sorted({attribute_text(v) for v in values})
     if all(isinstance(v, str) for v in values) and len(texts) <= max_choices:
         return dict(base, input_type="select", default_value=texts[0], values=texts)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 cvat_sdk = pytest.importorskip("cvat_sdk")
-from cvat_sdk import make_client
+from cvat_sdk import make_client, models
+from cvat_sdk.core.proxies.annotations import AnnotationUpdateAction
 from cvat_sdk.core.exceptions import BackgroundRequestException
 
 from cvat_nb import codecs
@@ -532,6 +533,12 @@ def test_contract_every_response_matches_schema(server, client, tmp_path):
     coco = sample(); coco["images"][0]["file_name"] = "nope.jpg"
     with pytest.raises(BackgroundRequestException): t.import_annotations("COCO 1.0", write(tmp_path, coco))
     raw(server, "GET", f"/api/tasks/{t.id}/annotations")
+    sign = next(l.id for l in t.get_labels() if l.name == "sign")
+    box = dict(type="rectangle", frame=0, label_id=sign, points=[1, 2, 30, 40], score=0.5)
+    t.set_annotations(models.LabeledDataRequest(shapes=[box]))  # PUT
+    t.update_annotations(models.PatchedLabeledDataRequest(shapes=[box]), action=AnnotationUpdateAction.CREATE)
+    with pytest.raises(cvat_sdk.exceptions.ApiException):  # a 400 with the serializer's errors
+        t.set_annotations(models.LabeledDataRequest(shapes=[{**box, "points": [1, 2]}]))
 
     checked = check_contract(server)
     # the validator is not vacuous: a task without its required `jobs`, or with a bad status, is rejected
@@ -546,7 +553,7 @@ def test_contract_every_response_matches_schema(server, client, tmp_path):
             ("GET", "/api/labels"), ("GET", "/api/jobs"), ("GET", "/api/tasks/{id}/data/meta"),
             ("POST", "/api/tasks/{id}/data/"), ("POST", "/api/tasks/{id}/annotations/"),
             ("GET", "/api/tasks/{id}/annotations/"), ("GET", "/api/requests/{id}"),
-            ("POST", "/api/tasks/{id}/dataset/export")}
+            ("POST", "/api/tasks/{id}/dataset/export"), ("PATCH", "/api/tasks/{id}/annotations/")}
     assert want <= {(m, tpl) for m, tpl, _ in checked}, want - {(m, tpl) for m, tpl, _ in checked}
 
 
