@@ -453,10 +453,10 @@ def _(p):
 def _standin(args):
     import time
     from cvat_nb.standin import StandIn
-    srv = StandIn(port=args.port, users={args.user: args.password} if args.password else None,
+    srv = StandIn(port=args.port, users={args.user: args.password or StandIn.practice_password},
                   tokens={args.token: args.user} if args.token else None).start()
     try:
-        user = args.user if args.password else next(iter(srv.users))
+        user = args.user
         print(f"stand-in CVAT {srv.version} at {srv.url}", flush=True)
         if args.token: how = "CVAT_ACCESS_TOKEN=<your token>"  # what the user chose is never echoed
         elif args.password: how = f"CVAT_USERNAME={user} CVAT_PASSWORD=<your password>"
@@ -471,7 +471,8 @@ def _standin(args):
 def _(p):
     p.add_argument("--port", type=int, default=8080, metavar="P", help="port on 127.0.0.1 (0: any free one)")
     p.add_argument("--user", default="django", metavar="U", help="the user to log in as (django)")
-    p.add_argument("--password", metavar="PW", help="that user's password (default: the stand-in's practice one)")
+    p.add_argument("--password", metavar="PW", help="that user's password (default: the stand-in's practice one, "
+                                                    "printed at start)")
     p.add_argument("--token", metavar="T", help="also accept this access token for that user")
 
 # %% ../nbs/90_cli.ipynb #eaf31163

@@ -385,18 +385,22 @@ def shape_kind(a:dict) -> str:
     if isinstance(seg, dict): return "mask"
     return "polygon" if seg and seg != [[]] else "box"
 
+def _id(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
+
 @patch(as_prop=True)
 def has_keypoints(self:Dataset) -> bool:
-    "True when a category names keypoints: the file is COCO Keypoints, and CVAT imports it as such."
-    return any(isinstance(c, dict) and c.get("keypoints") for c in self.categories)
+    "True when an annotation carries keypoints or is of a category naming them: CVAT imports it as COCO Keypoints."
+    named = {c["id"] for c in self.categories if isinstance(c, dict) and _id(c.get("id")) and c.get("keypoints")}
+    return any(isinstance(a, dict) and (a.get("keypoints") or (_id(a.get("category_id")) and a["category_id"] in named))
+               for a in self.annotations)
 
 def point_categories(categories:list) -> set:
     "Ids of the categories that declare a skeleton's point again on its own (`nose` with supercategory `person`)."
     named = lambda c: isinstance(c, dict) and isinstance(c.get("name"), str)
     points = {(k, c["name"]) for c in categories if named(c) and isinstance(c.get("keypoints"), list)
               for k in c["keypoints"] if isinstance(k, str)}
-    return {c.get("id") for c in categories if named(c) and not c.get("keypoints")
-            and (c["name"], c.get("supercategory") or "") in points}
+    return {c["id"] for c in categories if named(c) and _id(c.get("id")) and not c.get("keypoints")
+            and isinstance(c.get("supercategory") or "", str) and (c["name"], c.get("supercategory") or "") in points}
 
 # %% ../nbs/02_coco.ipynb #dc2b94a2
 def _copy(recs): return [dict(r) for r in recs]

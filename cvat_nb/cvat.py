@@ -8,6 +8,7 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/cvat.html.md"""
 # %% ../nbs/11_cvat.ipynb #ef525e6e
 from __future__ import annotations
 import getpass, json, logging, os, re, sys, tempfile, time, zipfile
+from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -370,9 +371,10 @@ _CHECKED = ("the pre-flight found no error in this file: it checks file names ag
             "labels, keypoint names and layout, mask sizes and the format's traps, not server-side limits or "
             "faults; CVAT's reason above is the one to act on")
 
-def _hint(msg:str) -> str:
-    "What to do about a CVAT import failure message, after a pre-flight that found no error."
-    return next((h for k, h in _HINTS if k in msg), _CHECKED)
+def _hint(msg:str, checked:bool=True) -> str:
+    "What to do about a CVAT import failure message; else what the pre-flight checked, or that none ran."
+    return next((h for k, h in _HINTS if k in msg), _CHECKED if checked else "no pre-flight checks this file (an "
+                "older XML backup): CVAT's reason above is the one to act on")
 
 def _stamp() -> str: return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
@@ -389,12 +391,13 @@ def _bar(progress:bool): return _AutoBar() if progress else None
 
 # %% ../nbs/11_cvat.ipynb #9555dd1c
 @patch
-def _import(self:Cvat, t, path, fmt:str, mode:str, progress:bool):
+def _import(self:Cvat, t, path, fmt:str, mode:str, progress:bool,
+            checked:bool=True): # the file passed the pre-flight (the hint then says what was checked)
     "Import the file at `path` into task `t` and wait; CVAT's refusal or failure as a `CvatNbError` with a hint."
     try: t.import_annotations(fmt, str(path), import_mode=mode, pbar=_bar(progress))
     except BackgroundRequestException as e:
         msg = " ".join(str(e).split())
-        raise CvatNbError(f"CVAT's import into task {t.id} failed: {msg} ({_hint(msg)})") from None
+        raise CvatNbError(f"CVAT's import into task {t.id} failed: {msg} ({_hint(msg, checked)})") from None
     except Exception as e:
         st = getattr(e, "status", None)
         if st == 409:
@@ -531,16 +534,28 @@ def _no_ids(o):
     if isinstance(o, dict): return {k: _no_ids(v) for k, v in o.items() if k not in ("id", "version")}
     return [_no_ids(v) for v in o] if isinstance(o, list) else o
 
+def _canonical(o, defaults:dict):
+    "`o` as text to compare: no ids, attributes at their label's default left out, lists of objects in one order."
+    if isinstance(o, list): return sorted((_canonical(v, defaults) for v in o), key=str)
+    if not isinstance(o, dict): return o
+    out = {k: _canonical(v, defaults) for k, v in o.items() if k not in ("id", "version")}
+    if isinstance(o.get("attributes"), list):  # the server fills in what an object was not given: the default
+        out["attributes"] = sorted([a for a in out["attributes"] if not isinstance(a, dict) or
+                                    defaults.get(a.get("spec_id")) != a.get("value")], key=str)
+    return out
+
 def annotation_differences(a:dict, # CVAT annotations `{tags, shapes, tracks}`, e.g. from a backup
-                           b:dict) -> list: # the same, e.g. what the task holds now
+                           b:dict, # the same, e.g. what the task holds now
+                           defaults:dict|None=None) -> list: # spec id → default value: such values count as unset
     "What one side holds that the other does not, ids and order aside: `[]` when every field of every object is equal."
     out = []
     for kind in ("shapes", "tags", "tracks"):
-        key = lambda o: json.dumps(_no_ids(o), sort_keys=True)
-        left, right = sorted(map(key, a.get(kind) or [])), sorted(map(key, b.get(kind) or []))
+        key = lambda o: json.dumps(_canonical(o, defaults or {}), sort_keys=True)
+        left, right = Counter(map(key, a.get(kind) or [])), Counter(map(key, b.get(kind) or []))
         if left == right: continue
-        only_a = [x for x in left if x not in right] or left
-        out.append(f"{kind}: {len(left)} against {len(right)}; first that differs: {only_a[0][:200]}")
+        first = next(iter((left - right) or (right - left)))
+        out.append(f"{kind}: {sum(left.values())} against {sum(right.values())}; "
+                   f"{'only in the first' if left - right else 'only in the second'}: {first[:200]}")
     return out
 
 def _label_keys(labels:list) -> tuple:
@@ -573,20 +588,25 @@ def _remapped(data:dict, old:list, new:list, where:str) -> dict:
         return o
     return move(data)
 
-def _read_backup(path:Path) -> tuple:
+def _read_backup(path:Path, manifest:bool=True) -> tuple:
     "`(backup dict or None for a CVAT XML zip, the file)` from a backup or the upload manifest that names it."
-    if zipfile.is_zipfile(path): return None, path  # a backup from cvat_nb before 0.x: CVAT for images 1.1 XML
+    if zipfile.is_zipfile(path): return None, path  # a backup of cvat_nb's first versions: CVAT for images 1.1 XML
     try: doc = json.loads(path.read_bytes())
     except (OSError, ValueError) as e: raise CvatNbError(f"cannot read it as a backup or a manifest ({e})", file=path) from None
-    if isinstance(doc, dict) and doc.get("kind") == _BACKUP_KIND: return doc, path
-    if not isinstance(doc, dict) or "task_id" not in doc:
+    if isinstance(doc, dict) and doc.get("kind") == _BACKUP_KIND:
+        if not (isinstance(doc.get("task_id"), int) and isinstance(doc.get("labels"), list)
+                and isinstance(doc.get("annotations"), dict)):
+            raise CvatNbError("a task backup without its task id, labels or annotations", file=path)
+        return doc, path
+    if not manifest or not isinstance(doc, dict) or "task_id" not in doc:
         raise CvatNbError("neither a task backup nor an upload manifest", file=path)
     if not doc.get("backup"):
         raise CvatNbError("the manifest names no backup (an append, or an upload with backup=False, takes none)",
                           file=path)
+    if not isinstance(doc["backup"], str): raise CvatNbError("the manifest's 'backup' is not a file name", file=path)
     bk = path.parent / Path(doc["backup"]).name  # the backup is written beside its manifest
     if not bk.is_file(): raise CvatNbError("no backup file here", file=bk)
-    return _read_backup(bk)
+    return _read_backup(bk, manifest=False)
 
 @patch
 def restore(self:Cvat, task, # task id, name, URL or SDK task
@@ -605,23 +625,31 @@ def restore(self:Cvat, task, # task id, name, URL or SDK task
         raise CvatNbError(f"this is a backup of task {src}, not of task {t.id} '{t.name}'; nothing was changed "
                           "(pass force=True, or --force, to restore it there anyway)", file=path)
     if doc:
-        with self._talk(f"reading the labels of task {t.id}"): labels = [l.to_dict() for l in t.get_labels()]
-        want = _remapped(doc["annotations"], doc["labels"], labels, f"task {t.id}")
+        with self._talk(f"reading task {t.id}"): labels, size = [l.to_dict() for l in t.get_labels()], getattr(t, "size", None) or 0
+        try: want = _remapped(doc["annotations"], doc["labels"], labels, f"task {t.id}")
+        except (KeyError, TypeError, AttributeError) as e:
+            raise CvatNbError(f"its labels or annotations are not as cvat_nb writes them ({e!r})", file=path) from None
+        last = max((o.get("frame", 0) for k in ("shapes", "tags", "tracks") for o in want.get(k) or []
+                    if isinstance(o, dict) and isinstance(o.get("frame", 0), int)), default=-1)
+        if last >= size: raise CvatNbError(f"the backup has annotations on frame {last}, but task {t.id} has {size} "
+                                           "frames: CVAT would drop them; nothing was changed", file=path)
     out = None
     if keep:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         out = self._backup(t, Path(out_dir) / f"task{t.id}_backup_{_stamp()}.json")
     if doc is None:  # an old backup: CVAT's XML, which has no score
-        self._import(t, path, "CVAT 1.1", "replace", progress)
+        self._import(t, path, "CVAT 1.1", "replace", progress, checked=False)
         return dict(task_id=t.id, backup=str(path), kept=str(out) if out else None, checked=False)
     from cvat_sdk import models
     body = _no_ids({k: want.get(k) or [] for k in ("shapes", "tags", "tracks")})
     with self._talk(f"restoring task {t.id}", tried="; a request that changes the task is never repeated: look at "
                     "the task, then restore again"):
         self.client.api_client.tasks_api.update_annotations(t.id, labeled_data_request=models.LabeledDataRequest(**body))
-    if diff := annotation_differences(want, self.annotations(t)):
+    defaults = {a["id"]: a.get("default_value") for top in labels for l in [top, *(top.get("sublabels") or [])]
+                for a in l.get("attributes") or []}
+    if diff := annotation_differences(want, self.annotations(t), defaults):
         raise CvatNbError(f"task {t.id} was restored from {path}, but it does not hold what the backup holds: "
-                          + "; ".join(diff))
+                          + "; ".join(diff) + (f" (what it held before is in {out})" if out else ""))
     return dict(task_id=t.id, backup=str(path), kept=str(out) if out else None, checked=True,
                 **{k: len(body[k]) for k in ("shapes", "tags", "tracks")})
 

@@ -27,14 +27,18 @@ def for_cvat(dataset) -> Dataset:
     anns = [{"iscrowd": 0, "segmentation": [], **a} for a in ds.annotations]  # CVAT writes both on every annotation
     out = Dataset(data, ds.source).replace(annotations=anns,
                                            categories=[dict(c) for c in ds.categories])
-    if any(c.get("id", 1) < 1 for c in out.categories):  # CVAT: category 0 is "annotation has no label"
+    if any(_below_one(c.get("id")) for c in out.categories) and all(isinstance(c.get("id"), int) for c in out.categories):
+        # CVAT: category 0 is "annotation has no label"
         out = out.remap_categories({c["id"]: k for k, c in enumerate(out.categories, 1)})
     return standard_keypoints(_ids_from_one(out))
+
+def _below_one(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and v < 1
 
 def _ids_from_one(ds:Dataset) -> Dataset:
     "Image and annotation ids renumbered from 1 when some are below 1 (references follow)."
     imgs, anns = ds.images, ds.annotations
-    if all(i.get("id", 1) >= 1 for i in imgs) and all(a.get("id", 1) >= 1 for a in anns): return ds
+    if not any(_below_one(r.get("id")) for r in imgs + anns): return ds
+    if not all(isinstance(r.get("id"), int) for r in imgs): return ds  # the pre-flight refuses what is not an id
     new = {i["id"]: k for k, i in enumerate(imgs, 1)}
     return ds.replace(images=[{**i, "id": new[i["id"]]} for i in imgs],
                       annotations=[{**a, "id": k, "image_id": new.get(a.get("image_id"), a.get("image_id"))}
@@ -44,20 +48,22 @@ def standard_keypoints(dataset) -> Dataset:
     "A COCO Keypoints file in the layout CVAT reads and writes: both lists on every category, no point as a category."
     ds = Dataset.load(dataset)
     if not ds.has_keypoints: return ds
-    drop = point_categories(ds.categories) - {a.get("category_id") for a in ds.annotations}
+    drop = point_categories(ds.categories) - {a.get("category_id") for a in ds.annotations
+                                              if isinstance(a.get("category_id"), int)}
     return ds.replace(categories=[{**c, "keypoints": c.get("keypoints", []), "skeleton": c.get("skeleton", [])}
-                                  for c in ds.categories if c.get("id") not in drop])
+                                  for c in ds.categories if not (isinstance(c.get("id"), int) and c["id"] in drop)])
 
 def split_keypoints(dataset) -> tuple:
     "`(poses, rest)`: annotations with keypoints and the others, each with its categories, every image in both."
     ds = Dataset.load(dataset)
     points = point_categories(ds.categories)
     def part(anns, keep):
-        used = {a.get("category_id") for a in anns}
-        return ds.replace(annotations=anns, categories=[c for c in ds.categories if c.get("id") in used or keep(c)])
+        used = {a.get("category_id") for a in anns if isinstance(a.get("category_id"), int)}
+        return ds.replace(annotations=anns, categories=[c for c in ds.categories
+                                                        if (isinstance(c.get("id"), int) and c["id"] in used) or keep(c)])
     return (part([a for a in ds.annotations if a.get("keypoints")], lambda c: bool(c.get("keypoints"))),
             part([a for a in ds.annotations if not a.get("keypoints")],
-                 lambda c: not c.get("keypoints") and c.get("id") not in points))
+                 lambda c: not c.get("keypoints") and not (isinstance(c.get("id"), int) and c["id"] in points)))
 
 # %% ../nbs/09_export.ipynb #b4cf00e9
 def _parse_ratios(ratios) -> dict:

@@ -7,11 +7,11 @@ Docs: https://cvat-nb.github.io/cvat_nb/nbs/preflight.html.md"""
 
 # %% ../nbs/11a_preflight.ipynb #6615f00b
 from __future__ import annotations
-import difflib, os, re
+import difflib, math, os, re
 from pathlib import PurePosixPath
 from .errors import record_name
 from .coco import Dataset
-from .validate import Problem, Report, stem, keypoint_layout_problems
+from .validate import Problem, Report, stem, keypoint_layout_problems, NAMELESS_KEYPOINTS
 
 # %% auto #0
 __all__ = ['FORMATS', 'ATTRIBUTE_KEYS', 'match_frames', 'upload_format', 'preflight', 'attribute_text', 'infer_attributes',
@@ -72,17 +72,28 @@ class _Pre:
     def warn(self, *a, **k): self.add("warning", *a, **k)
 
 # %% ../nbs/11a_preflight.ipynb #8c744b35
-def _check_top(p:_Pre, ds:Dataset):
-    "Sections the importer needs, and ids below 1."
+def _check_top(p:_Pre, ds:Dataset) -> bool:
+    "Sections the importer needs, and ids below 1; True when a record or a reference is not even an integer id."
+    broken = False
     for k in ("licenses", "info"):
         if k not in ds.data: p.err("missing-section", f"no '{k}' section; CVAT's COCO reader fails ('Cannot find the "
                                    f"{k} section')", "write one (for_cvat does)", field=k)
     for kind in ("images", "annotations", "categories"):
         for i, r in enumerate(getattr(ds, kind)):
+            if not isinstance(r, dict):
+                p.err("bad-type", f"a record must be an object, got {type(r).__name__}", "", record=f"{kind}[{i}]")
+                broken = True; continue
             v = r.get("id")
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 p.err("bad-id", f"id must be an integer >= 1, got {v!r}", "renumber from 1 (for_cvat does)",
                       record=record_name(kind, i, r), field="id")
+                broken |= not isinstance(v, int)
+            for k in ("image_id", "category_id") if kind == "annotations" else ():
+                if not isinstance(r.get(k), int) or isinstance(r.get(k), bool):
+                    p.err("bad-id", f"{k} must be an integer, got {r.get(k)!r}", "point it at a record's id",
+                          record=record_name(kind, i, r), field=k)
+                    broken = True
+    return broken
 
 def _check_images(p:_Pre, ds:Dataset, frames:list) -> dict:
     "Match every image to a frame; image id → frame number for those that match."
@@ -171,9 +182,7 @@ def _kp_cats(ds:Dataset) -> dict:
 
 def upload_format(dataset) -> str: # a `Dataset`, or what `Dataset.load` reads
     "'COCO Keypoints 1.0' when any annotation is of a keypoint category (or carries keypoints), else 'COCO 1.0'."
-    ds = Dataset.load(dataset)
-    kp = _kp_cats(ds)
-    return FORMATS[any(a.get("category_id") in kp or a.get("keypoints") for a in ds.annotations)]
+    return FORMATS[Dataset.load(dataset).has_keypoints]  # the predicate validate and the zip writers use too
 
 def _few(recs:list) -> str: return ", ".join(recs[:3]) + (f" and {len(recs) - 3} more" if len(recs) > 3 else "")
 
@@ -197,7 +206,7 @@ def _check_format(p:_Pre, ds:Dataset, fmt:str):
               "(split_keypoints separates them)")
     p.problems += [Problem(x.severity, x.code.removeprefix("cvat-"), x.message, x.hint, file=p.source, record=x.record,
                            field=x.field) for x in keypoint_layout_problems(ds)]
-    nameless = "; CVAT's import fails ('list indices must be integers or slices, not NoneType', cvat-ai/cvat#5285)"
+    nameless = "; " + NAMELESS_KEYPOINTS
     for i, a in enumerate(ds.annotations):
         c, k = kp.get(a.get("category_id")), a.get("keypoints")
         loc = dict(record=record_name("annotations", i, a), image_id=a.get("image_id"), field="keypoints")
@@ -225,12 +234,14 @@ def preflight(dataset, # a `Dataset`, or what `Dataset.load` reads
     ds = Dataset.load(dataset)
     fmt = format or upload_format(ds)
     p = _Pre(ds.source)
-    _check_top(p, ds)
+    if _check_top(p, ds):  # ids that are not integers: nothing else can be read safely
+        return Report(p.problems, source=ds.source, target=f"cvat task, {fmt}")
     matched = _check_images(p, ds, frames)
-    _check_categories(p, ds, _labels(labels))
+    task = _labels(labels)
+    _check_categories(p, ds, task)
     _check_annotations(p, ds, frames, matched)
     _check_format(p, ds, fmt)
-    _check_attributes(p, ds, _labels(labels))
+    _check_attributes(p, ds, task)
     return Report(p.problems, source=ds.source, target=f"cvat task, {fmt}")
 
 # %% ../nbs/11a_preflight.ipynb #4ff9684a
@@ -240,7 +251,8 @@ def attribute_text(v) -> str:
     "An attribute value as CVAT stores it (text): `true`/`false` for booleans, `3` for 3 or 3.0, else `str(v)`."
     if isinstance(v, bool) or (isinstance(v, str) and v.lower() in ("true", "false")): return str(v).lower()
     try: f = float(v)
-    except (TypeError, ValueError): return str(v)
+    except (TypeError, ValueError, OverflowError): return str(v)
+    if not math.isfinite(f): return str(v)
     return str(int(f)) if f.is_integer() else repr(f)
 
 def _spec(name:str, values:list, max_choices:int) -> dict:
@@ -264,22 +276,24 @@ def infer_attributes(dataset, # a `Dataset`, or what `Dataset.load` reads
     for a in ds.annotations:
         attrs = a.get("attributes")
         if not isinstance(attrs, dict): continue
-        name = ds.index.cat_by_id.get(a.get("category_id"), {}).get("name")
+        cid = a.get("category_id")
+        name = ds.index.cat_by_id.get(cid, {}).get("name") if isinstance(cid, int) else None
+        if not isinstance(name, str): continue
         for k, v in attrs.items():
-            if k not in ATTRIBUTE_KEYS and v is not None and name is not None:
-                seen.setdefault(name, {}).setdefault(k, []).append(v)
+            if k not in ATTRIBUTE_KEYS and v is not None: seen.setdefault(name, {}).setdefault(str(k), []).append(v)
     return {c: [_spec(k, vs, max_choices) for k, vs in keys.items()] for c, keys in seen.items()}
 
 def _check_attributes(p:_Pre, ds:Dataset, labels:dict):
     "Attribute keys the task's label lacks (dropped silently: a warning each) and checkbox values CVAT cannot read."
     lost = {}
     for i, a in enumerate(ds.annotations):
-        attrs, cat = a.get("attributes"), ds.index.cat_by_id.get(a.get("category_id"), {})
-        lab = labels.get(cat.get("name"))
+        attrs, cid = a.get("attributes"), a.get("category_id")
+        cat = ds.index.cat_by_id.get(cid, {}) if isinstance(cid, int) else {}
+        lab = labels.get(cat.get("name")) if isinstance(cat.get("name"), str) else None
         if not isinstance(attrs, dict) or lab is None: continue
         for k, v in attrs.items():
+            if k in ATTRIBUTE_KEYS or v is None: continue
             spec = lab["attributes"].get(k)
-            if k in ATTRIBUTE_KEYS: continue
             if spec is None: lost.setdefault((cat["name"], k), []).append(record_name("annotations", i, a))
             elif str(spec.get("input_type")) == "checkbox" and attribute_text(v) not in ("true", "false"):
                 p.err("bad-attribute", f"attribute '{k}' is a checkbox in the task, but its value is {v!r}; CVAT fails "

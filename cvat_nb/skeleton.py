@@ -130,20 +130,28 @@ def add_poses(ds:Dataset, image_id:int, skeleton:Skeleton,
             for i in keep]
 
 # %% ../nbs/06_skeleton.ipynb #3052d6ec
+def _triplets(kp) -> bool:
+    "True for a flat list of `x, y, v` numbers with v 0, 1 or 2."
+    return (isinstance(kp, list) and len(kp) % 3 == 0 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                               for v in kp) and all(v in (0, 1, 2) for v in kp[2::3]))
+
 def split_merged_poses(dataset) -> tuple:
     "`(dataset, notes)`: each box CVAT's COCO Keypoints export merged with a pose split into the box and the pose."
     ds = Dataset.load(dataset)
     out, notes = ds.replace(annotations=[dict(a) for a in ds.annotations]), []
     by_count = {}
     for c in ds.categories:
-        if c.get("keypoints"): by_count.setdefault(len(c["keypoints"]), []).append(c)
+        if isinstance(c.get("keypoints"), list) and c["keypoints"]: by_count.setdefault(len(c["keypoints"]), []).append(c)
     for a in list(out.annotations):
-        kp, cat = a.get("keypoints"), out.index.cat_by_id.get(a.get("category_id"), {})
-        if not kp or cat.get("keypoints") or not isinstance(kp, list) or len(kp) % 3: continue
-        fits = by_count.get(len(kp) // 3, [])
-        if len(fits) != 1:
-            notes.append(f"annotation {a.get('id')} of '{cat.get('name')}' carries {len(kp) // 3} keypoints; "
-                         f"{len(fits)} skeletons have that many points: left as it is")
+        kp, cid = a.get("keypoints"), a.get("category_id")
+        cat = out.index.cat_by_id.get(cid, {}) if isinstance(cid, int) else {}
+        if not kp or cat.get("keypoints"): continue
+        fits = by_count.get(len(kp) // 3, []) if _triplets(kp) else []
+        if len(fits) != 1 or a.get("image_id") not in out.index.img_by_id:
+            why = ("they are not x, y, v triplets" if not _triplets(kp) else f"{len(fits)} skeletons have that many "
+                   "points" if len(fits) != 1 else f"image_id {a.get('image_id')!r} is not an image")
+            notes.append(f"annotation {a.get('id')} of '{cat.get('name')}' carries keypoints its category does not "
+                         f"name; {why}: left as it is")
             continue
         del a["keypoints"]; a.pop("num_keypoints", None)
         labelled = any(v > 0 for v in kp[2::3])

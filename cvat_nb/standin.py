@@ -46,10 +46,11 @@ def _natural_key(s:str): return [int(t) if t.isdigit() else t for t in re.split(
 class StandIn:
     "An in-memory CVAT 2.73.0 server on 127.0.0.1 for the real cvat-sdk; see the module docs for what it imitates."
     version = "2.73.0"
+    practice_password = "A1b2c345"  # the default user's, for trying things out: not a secret
     def __init__(self, port:int=0, # 0 picks a free port
                  users:dict|None=None, # username → password
                  tokens:dict|None=None): # legacy token key or personal access token → username
-        self.port, self.users = port, dict(users if users is not None else {"django": "A1b2c345"})
+        self.port, self.users = port, dict(users if users is not None else {"django": self.practice_password})
         self.tokens = dict(tokens or {})
         self.sessions, self.exchanges = {}, []  # sessionid → (username, csrftoken)
         self.projects, self.tasks, self.jobs, self.requests, self.uploads, self.results = {}, {}, {}, {}, {}, {}

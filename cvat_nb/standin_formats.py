@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from . import codecs
 from .standin_xml import shapes_to_cvat_xml
+from .standin_wire import as_float32
 
 # %% auto #0
 __all__ = ['FORMATS', 'IMPORTABLE', 'EXPORTABLE', 'mask_to_cvat', 'cvat_to_mask', 'ImportFail', 'match_frame', 'coco_to_shapes',
@@ -264,7 +265,6 @@ def _header(frames:list, categories:list, annotations:list) -> dict:
                         "flickr_url": "", "coco_url": "", "date_captured": 0} for i, f in enumerate(frames)],
             "annotations": annotations}
 
-def _f32(v:float) -> float: return float(np.float32(v))  # the server's coordinates and areas are 32-bit floats
 
 def _typed(value:str, spec:dict):
     "An attribute's text as CVAT's exporter writes it: a number as a float, a checkbox as a boolean, else the text."
@@ -294,8 +294,8 @@ def _instance(s:dict, f:dict) -> tuple:
     return codecs.uncompress_rle(rle), codecs.rle_bbox(rle), codecs.rle_area(rle), 1
 
 def _record(id:int, frame:int, category:int, seg, bbox, area, crowd:int, attrs:dict) -> dict:
-    return {"id": id, "image_id": frame + 1, "category_id": category, "segmentation": seg, "area": _f32(area),
-            "bbox": [_f32(v) for v in bbox], "iscrowd": crowd, "attributes": attrs}
+    return {"id": id, "image_id": frame + 1, "category_id": category, "segmentation": seg, "area": as_float32(area),
+            "bbox": [as_float32(v) for v in bbox], "iscrowd": crowd, "attributes": attrs}
 
 def shapes_to_coco(frames:list, # the task's frames `[{name, width, height}]`
                    labels:list, # the task's labels
@@ -326,7 +326,7 @@ def _keypoints(s:dict, names:list, sub_names:dict) -> list:
         n = sub_names.get(e["label_id"])
         if n not in names: continue
         i = names.index(n)
-        kp[3 * i:3 * i + 3] = [_f32(e["points"][0]), _f32(e["points"][1]),
+        kp[3 * i:3 * i + 3] = [as_float32(e["points"][0]), as_float32(e["points"][1]),
                                0 if e.get("outside") else 1 if e.get("occluded") else 2]
     return kp
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import numpy as np
 
 # %% auto #0
-__all__ = ['JSON_CT', 'HttpError', 'image_size', 'parse_multipart', 'Faults', 'labeled_data']
+__all__ = ['JSON_CT', 'HttpError', 'image_size', 'parse_multipart', 'Faults', 'as_float32', 'labeled_data']
 
 # %% ../nbs/10a_standin_wire.ipynb #50bba145
 JSON_CT = "application/vnd.cvat+json"
@@ -231,29 +231,60 @@ def _settle(r:dict, error:str|None):
 _POINTS = {"rectangle": lambda n: n == 4, "ellipse": lambda n: n == 4, "cuboid": lambda n: n == 16,
            "polygon": lambda n: n >= 6 and n % 2 == 0, "polyline": lambda n: n >= 4 and n % 2 == 0,
            "points": lambda n: n >= 2 and n % 2 == 0, "mask": lambda n: n >= 5, "skeleton": lambda n: True}
-_SHAPE = dict(group=0, source="manual", score=1.0, occluded=False, outside=False, z_order=0, rotation=0.0)
+_SHAPE = dict(score=1.0, occluded=False, outside=False, z_order=0, rotation=0.0)
 
-def _f32(v) -> float: return float(np.float32(v))  # the server's coordinates are 32-bit floats
+def as_float32(v) -> float:
+    "The 32-bit float nearest to `v`, as a Python float: how the server keeps coordinates and areas."
+    return float(np.float32(v))
 
-def _object_errors(o:dict, kind:str, action:str, element:bool=False) -> dict:
-    "The serializer's complaints about one object (a shape, element, tag or track), `{field: [message]}`."
+def _int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
+def _num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _not_list(v) -> list: return [f"Expected a list of items but got type \"{type(v).__name__}\"."]
+
+def _field_errors(o:dict, kind:str, action:str) -> dict:
+    "The serializer's complaints about the plain fields of one object, `{field: [message]}`."
     err = {}
-    for k in ("frame", "label_id") + (("type",) if kind == "shape" else ()):
+    for k in ("frame", "label_id") + (("type",) if kind in ("shape", "tracked") else ()):
+        if kind == "tracked" and k == "label_id": continue
         if o.get(k) is None: err[k] = ["This field is required."]
-    if action == "create" and o.get("id") is not None: err["id"] = ["must be absent"]
-    if action == "delete" and o.get("id") is None: err["id"] = ["must be present and not null"]
-    if isinstance(o.get("frame"), int) and o["frame"] < 0: err["frame"] = ["Ensure this value is greater than or equal to 0."]
-    if kind != "shape": return err
-    t, p = o.get("type"), o.get("points") or []
-    if t is not None and t not in _POINTS: err["type"] = [f"\"{t}\" is not a valid choice."]
-    elif t is not None and not _POINTS[t](len(p)): err["points"] = [f"invalid length for shape type '{t}'"]
+        elif k != "type" and not _int(o[k]): err[k] = ["A valid integer is required."]
+    if "frame" not in err and _int(o.get("frame")) and o["frame"] < 0:
+        err["frame"] = ["Ensure this value is greater than or equal to 0."]
+    if o.get("id") is not None and not _int(o["id"]): err["id"] = ["A valid integer is required."]
+    elif action == "create" and o.get("id") is not None and kind != "tracked": err["id"] = ["must be absent"]
+    elif action == "delete" and o.get("id") is None and kind != "tracked": err["id"] = ["must be present and not null"]
+    attrs = o.get("attributes", [])
+    if not isinstance(attrs, list): err["attributes"] = _not_list(attrs)
+    elif any(a := [{} if isinstance(x, dict) and _int(x.get("spec_id")) and "value" in x else
+                   {"spec_id" if not (isinstance(x, dict) and _int(x.get("spec_id"))) else "value":
+                    ["This field is required."]} for x in attrs]): err["attributes"] = a
+    return err
+
+def _object_errors(o, kind:str, action:str, element:bool=False) -> dict:
+    "The serializer's complaints about one object (a shape, element, tag, track or tracked shape)."
+    if not isinstance(o, dict): return {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {type(o).__name__}."]}
+    err = _field_errors(o, kind, action)
+    if kind == "track":
+        subs = o.get("shapes", [])
+        if not isinstance(subs, list) or not subs: err["shapes"] = _not_list(subs) if not isinstance(subs, list) else \
+            ["This list may not be empty."]
+        elif any(e := [_object_errors(s, "tracked", action) for s in subs]): err["shapes"] = e
+        return err
+    if kind not in ("shape", "tracked"): return err
+    t, p = o.get("type"), o.get("points", [])
+    if t is not None and (not isinstance(t, str) or t not in _POINTS): err["type"] = [f"\"{t}\" is not a valid choice."]
+    if not isinstance(p, list): err["points"] = _not_list(p)
+    elif not all(_num(v) for v in p): err["points"] = ["A valid number is required."]
+    elif "type" not in err and t is not None and not _POINTS[t](len(p)):
+        err["points"] = [f"invalid length for shape type '{t}'"]
     for k, hi in (("score", 1), ("rotation", 360)):
         v = o.get(k)
-        if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= hi):
-            err[k] = [f"Ensure this value is less than or equal to {hi}." if isinstance(v, (int, float))
-                      else "A valid number is required."]
+        if v is not None and not (_num(v) and 0 <= v <= hi):
+            err[k] = [f"Ensure this value is less than or equal to {hi}." if _num(v) else "A valid number is required."]
+    if kind == "tracked": return err
     subs = o.get("elements") or []
-    if t == "skeleton" and not element and not subs: err["elements"] = ["at least one required for skeleton shape"]
+    if not isinstance(subs, list): err["elements"] = _not_list(subs)
+    elif t == "skeleton" and not element and not subs: err["elements"] = ["at least one required for skeleton shape"]
     elif t != "skeleton" and subs: err["elements"] = ["not allowed for non-skeleton shape"]
     elif any(sub := [_object_errors(e, "shape", action, True) for e in subs]): err["elements"] = sub
     return err
@@ -272,22 +303,22 @@ def _attributes(given:list, specs:dict) -> list:
 
 def _stored(o:dict, kind:str, specs:dict, source:str, top:bool=True) -> dict:
     "Object `o` with every field the server keeps, coordinates as 32-bit floats, attribute defaults filled in."
-    keep = {k: v for k, v in o.items() if v is not None}
     base = dict(frame=o["frame"], label_id=o["label_id"], group=o.get("group") or 0, source=o.get("source") or source,
                 attributes=_attributes(o.get("attributes") or [], specs.get(o["label_id"], {})))
-    if "id" in keep: base = dict(id=keep["id"], **base)
+    if o.get("id") is not None: base = dict(id=o["id"], **base)
     if kind == "tag": return base
     if kind == "track":
         return dict(base, shapes=[dict(type=s["type"], frame=s["frame"], occluded=bool(s.get("occluded")),
                                        outside=bool(s.get("outside")), z_order=s.get("z_order") or 0,
-                                       rotation=_f32(s.get("rotation") or 0.0), points=[_f32(v) for v in s["points"]],
+                                       rotation=as_float32(s.get("rotation") or 0.0), points=[as_float32(v) for v in s["points"]],
                                        attributes=_attributes(s.get("attributes") or [], {}))
                                   for s in o.get("shapes") or []],
-                    elements=[_stored(e, "track", specs, source, False) for e in o.get("elements") or []] if top else None)
-    out = dict(base, type=o["type"], **{k: keep.get(k, v) for k, v in _SHAPE.items() if k not in ("group", "source")})
-    out.update(score=float(out["score"]), rotation=_f32(out["rotation"]), points=[_f32(v) for v in o.get("points") or []])
+                    **({"elements": [_stored(e, "track", specs, source, False) for e in o.get("elements") or []]}
+                       if top else {}))
+    out = dict(base, type=o["type"], **{k: o[k] if o.get(k) is not None else v for k, v in _SHAPE.items()})
+    out.update(score=float(out["score"]), rotation=as_float32(out["rotation"]), points=[as_float32(v) for v in o.get("points") or []])
     if top: out["elements"] = [_stored(e, "shape", specs, source, False) for e in o.get("elements") or []]
-    return {k: v for k, v in out.items() if v is not None}
+    return out
 
 def labeled_data(data:dict, # a `LabeledData` body: `{tags, shapes, tracks}` (missing lists are empty)
                  labels:list, # the task's labels, with `sublabels` and `attributes` (each with `id`)
@@ -296,13 +327,14 @@ def labeled_data(data:dict, # a `LabeledData` body: `{tags, shapes, tracks}` (mi
                  source:str="manual") -> dict: # the `source` of objects sent without one ("file" for imports)
     "What CVAT stores of `data`: every field filled in, objects off the task's frames dropped; `HttpError(400)`."
     kinds = {"shapes": "shape", "tags": "tag", "tracks": "track"}
-    errors = {k: [_object_errors(o, kinds[k], action) for o in data.get(k) or []] for k in kinds}
+    errors = {k: _not_list(data[k]) if data.get(k) is not None and not isinstance(data[k], list) else
+              [_object_errors(o, kinds[k], action) for o in data.get(k) or []] for k in kinds}
     if any(any(e) for e in errors.values()): raise HttpError(400, {k: e for k, e in errors.items() if any(e)})
     inside = {k: [o for o in data.get(k) or [] if o["frame"] < n_frames] for k in kinds}  # the rest: dropped
     specs = _specs(labels)
     for o in (o for objs in inside.values() for x in objs for o in [x, *(x.get("elements") or [])]):
         if o["label_id"] not in specs: raise HttpError(400, [f"label_id `{o['label_id']}` is invalid"])
         for a in o.get("attributes") or []:
-            if a.get("spec_id") not in specs[o["label_id"]]: raise HttpError(400, [f"spec_id `{a.get('spec_id')}` is invalid"])
+            if a["spec_id"] not in specs[o["label_id"]]: raise HttpError(400, [f"spec_id `{a['spec_id']}` is invalid"])
     if action == "delete": return inside
     return {k: [_stored(o, kinds[k], specs, source) for o in objs] for k, objs in inside.items()}

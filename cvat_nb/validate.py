@@ -17,7 +17,7 @@ from .coco import Dataset, point_categories
 from . import codecs
 
 # %% auto #0
-__all__ = ['Problem', 'Report', 'stem', 'validate', 'keypoint_layout_problems']
+__all__ = ['NAMELESS_KEYPOINTS', 'Problem', 'Report', 'stem', 'validate', 'keypoint_layout_problems']
 
 # %% ../nbs/03_validate.ipynb #d9f088d7
 @dataclass
@@ -81,6 +81,9 @@ class Report:
 # %% ../nbs/03_validate.ipynb #f4c8a5a3
 def _is_int(v): return isinstance(v, int) and not isinstance(v, bool)
 def _is_num(v): return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+NAMELESS_KEYPOINTS = ("CVAT's import fails ('list indices must be integers or slices, not NoneType', "
+                      "cvat-ai/cvat#5285)")  # what triplets without a name to land on get from CVAT
 
 class _Checker:
     def __init__(self, ds:Dataset, target:str):
@@ -193,7 +196,7 @@ def categories(self:_Checker):
             self.err("bad-type" if "name" in c else "missing-key", "name must be a non-empty string",
                      "name the category; CVAT matches labels by name", record=rec, field="name")
         else:
-            sup = c.get("supercategory") or ""
+            sup = c.get("supercategory") if isinstance(c.get("supercategory"), str) else ""
             point = not c.get("keypoints") and name in parents.get(sup, ())
             seen, key = (points, (name, sup)) if point else (names, name)
             if key in seen:
@@ -233,7 +236,7 @@ def cvat_keypoint_layout(self:_Checker):
     for i, c in enumerate(self.ds.categories):
         if not isinstance(c, dict): continue
         rec, sup = _rec("categories", i, c), c.get("supercategory")
-        if c.get("id") in again:
+        if isinstance(c.get("id"), int) and c["id"] in again:
             self.err("cvat-keypoint-layout", f"category '{c['name']}' declares a point of '{sup}' again as a category "
                      f"of its own; CVAT's COCO Keypoints import fails (\"Label '{sup}' '{c['name']}' already "
                      "exists\"): the skeleton's category names its points", "drop the per-point categories "
@@ -366,9 +369,9 @@ def keypoints(self:_Checker, a, loc):
                  "upload the annotations without keypoints separately, as COCO 1.0 (split_keypoints separates "
                  "them)", field="keypoints", **loc)
     if kp is None: return
-    cat = self.cat.get(a.get("category_id"), {})
+    cat = self.cat.get(a["category_id"], {}) if _is_int(a.get("category_id")) else {}
     names = cat.get("keypoints")
-    nameless = "; CVAT's import fails ('list indices must be integers or slices, not NoneType', cvat-ai/cvat#5285)"
+    nameless = "; " + NAMELESS_KEYPOINTS
     if not isinstance(names, list) or not names:
         self.err("keypoints-no-names", f"keypoints given but category {a.get('category_id')!r} has no keypoint "
                  "names" + (nameless if self.cvat else ""),

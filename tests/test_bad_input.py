@@ -237,3 +237,31 @@ def test_save_pycocotools_rle_bytes(tmp_path):
     except CocoError: return
     back = json.loads((tmp_path / "out.json").read_text())["annotations"][0]["segmentation"]
     assert back["counts"] == want
+
+
+# ---------------------------------------------------------------- keypoint layouts and attributes of any shape
+
+HOSTILE = {"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 4}],
+           "categories": [{"id": [1], "name": "a", "keypoints": ["x"]}, {"id": 2, "name": "x", "supercategory": ["p"]},
+                          {"id": 3, "name": ["n"], "keypoints": "nose"}, {"id": 4, "name": "p", "keypoints": ["x"]}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": [1], "keypoints": ["a", 1, 2],
+                            "attributes": {"big": 10 ** 400, "none": None, "list": [1]}},
+                           {"id": 2, "image_id": 9, "category_id": 2, "keypoints": [1, 1, 2], "attributes": [1]},
+                           {"id": 3, "image_id": 1, "category_id": 4, "keypoints": [1, 1, "v"], "bbox": [0, 0, 1, 1]}]}
+
+
+def test_hostile_keypoint_layouts_and_attributes_are_reported_not_crashed():
+    "Lists where names and ids belong, odd triplets and values: every check answers with problems, none raises."
+    from cvat_nb.preflight import infer_attributes, preflight
+    from cvat_nb.skeleton import split_merged_poses
+    from cvat_nb.export import for_cvat, split_keypoints
+    r = validate(HOSTILE, target="cvat")
+    assert not r.ok and r.codes()["bad-type"] >= 1
+    frames = [{"name": "a.jpg", "width": 4, "height": 4}]
+    labels = [{"name": "p", "type": "skeleton", "sublabels": ["x"], "attributes": [{"name": "big", "input_type": "checkbox"}]}]
+    assert not preflight(HOSTILE, frames, labels, "COCO Keypoints 1.0").ok
+    assert infer_attributes(HOSTILE) == {}  # no category a name can be read from
+    kept, notes = split_merged_poses(HOSTILE)
+    assert len(kept.annotations) == 3 and notes
+    split_keypoints(HOSTILE)
+    for_cvat(HOSTILE)

@@ -32,19 +32,19 @@ echo "== pytest tests/"
 python -m pytest tests/
 
 echo "== CVAT flows (tests/flows) against a stand-in in its own process, reached only by URL, as a real CVAT is"
-port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token="flows-$(python -c 'import secrets; print(secrets.token_hex(12))')"
 password="pw-$(python -c 'import secrets; print(secrets.token_hex(12))')"
-cvat-nb standin --port "$port" --user flows --password "$password" --token "$token" >/dev/null 2>&1 &
+log=$(mktemp)
+cvat-nb standin --port 0 --user flows --password "$password" --token "$token" >"$log" 2>&1 &
 standin=$!
-trap 'kill "$standin" 2>/dev/null || true' EXIT
-python - "$port" <<'PY'
-import socket, sys, time
-end = time.monotonic() + 30
-while time.monotonic() < end:
-    try: socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close(); sys.exit(0)
-    except OSError: time.sleep(0.2)
-sys.exit("the stand-in did not start")
-PY
+trap 'kill "$standin" 2>/dev/null || true; rm -f "$log"' EXIT
+url=""
+for _ in $(seq 150); do  # it prints its URL once it listens (port 0: a free one, no race for it)
+  url=$(sed -n 's/^stand-in CVAT [^ ]* at \(http[^ ]*\)$/\1/p' "$log")
+  [ -n "$url" ] && break
+  if ! kill -0 "$standin" 2>/dev/null; then echo "the stand-in did not start:" >&2; cat "$log" >&2; exit 1; fi
+  sleep 0.2
+done
+[ -n "$url" ] || { echo "the stand-in printed no URL within 30 s:" >&2; cat "$log" >&2; exit 1; }
 env -u CVAT_ORG CVAT_ACCESS_TOKEN="$token" CVAT_USERNAME=flows CVAT_PASSWORD="$password" \
-    python -m pytest tests/flows --cvat-url "http://127.0.0.1:$port" -p no:cacheprovider
+    python -m pytest tests/flows --cvat-url "$url" -p no:cacheprovider

@@ -9,6 +9,7 @@ real server; tests here never read the stand-in's state otherwise.
 from __future__ import annotations
 import json, os, uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -39,24 +40,31 @@ class Server:
     password: str | None
     standin: StandIn | None = None  # None: a real server
     poll: float = 0.5
+    org: str | None = None  # CVAT_ORG: the organization every test works in
 
     @property
     def live(self) -> bool: return self.standin is None
 
     def connect(self, **kw):
         creds = dict(token=self.token) if self.token else dict(username=self.username, password=self.password)
-        return connect(self.url, poll=self.poll, **{**creds, **kw})
+        return connect(self.url, poll=self.poll, org=self.org, **{**creds, **kw})
 
     def secrets(self) -> list: return [s for s in (self.token, self.password) if s]
 
 
+STARTED = datetime.now(timezone.utc)
+
+
 def _delete_leftovers(srv:Server):
-    "Delete every task and project of this session (a failed test may leave some behind)."
+    "Delete every task and project of this session (a failed test may leave some behind), the demo's tasks too."
     with srv.connect() as cv:
-        for t in cv.client.tasks.list(search=PREFIX):
-            if t.name.startswith(PREFIX): t.remove()
-        for p in cv.client.projects.list(search=PREFIX):
-            if p.name.startswith(PREFIX): p.remove()
+        ours = lambda x: x.name.startswith(PREFIX) or (x.name.startswith("cvat_nb demo ") and x.created_date >= STARTED
+                                                      and x.owner and x.owner.username == cv.user)
+        for x in [*cv.client.tasks.list(search=PREFIX), *cv.client.tasks.list(search="cvat_nb demo "),
+                  *cv.client.projects.list(search=PREFIX)]:
+            if ours(x):
+                try: x.remove()
+                except Exception as e: print(f"could not delete {x.name!r} ({type(e).__name__}): delete it by hand")
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +75,7 @@ def server(request):
             yield Server(s.url, STANDIN_TOKEN, STANDIN_USER, STANDIN_PASSWORD, s, poll=0.02)
         return
     env = os.environ.get
-    srv = Server(url, env("CVAT_ACCESS_TOKEN"), env("CVAT_USERNAME"), env("CVAT_PASSWORD"))
+    srv = Server(url, env("CVAT_ACCESS_TOKEN"), env("CVAT_USERNAME"), env("CVAT_PASSWORD"), org=env("CVAT_ORG"))
     if not srv.token and not (srv.username and srv.password):
         pytest.exit("--cvat-url needs CVAT_ACCESS_TOKEN, or CVAT_USERNAME and CVAT_PASSWORD, in the environment", 2)
     yield srv
@@ -143,6 +151,7 @@ def cvat_env(server, monkeypatch):
     "The environment a user sets for `cvat-nb` and `connect()`: CVAT_URL and the credentials."
     monkeypatch.setenv("CVAT_URL", server.url)
     for k in ("CVAT_ACCESS_TOKEN", "CVAT_USERNAME", "CVAT_PASSWORD", "CVAT_ORG"): monkeypatch.delenv(k, raising=False)
+    if server.org: monkeypatch.setenv("CVAT_ORG", server.org)
     if server.token: monkeypatch.setenv("CVAT_ACCESS_TOKEN", server.token)
     else:
         monkeypatch.setenv("CVAT_USERNAME", server.username); monkeypatch.setenv("CVAT_PASSWORD", server.password)

@@ -87,7 +87,8 @@ def test_an_older_xml_backup_still_restores(cv, made, tmp_path):
     old = t.export_dataset("CVAT for images 1.1", tmp_path / f"task{t.id}_backup_old.zip", include_images=False)
     t.remove_annotations()
     r = cv.restore(t.id, old, keep=False, progress=False)
-    assert not r["checked"] and {s["type"] for s in cv.annotations(t.id)["shapes"]} >= {"rectangle", "polygon"}
+    back = sorted(s["type"] for s in cv.annotations(t.id)["shapes"])
+    assert not r["checked"] and back == ["ellipse", "polygon", "polyline", "rectangle", "skeleton"], back
 
 
 def test_restore_refuses_what_is_not_a_backup(cv, made, tmp_path):
@@ -97,3 +98,41 @@ def test_restore_refuses_what_is_not_a_backup(cv, made, tmp_path):
     (tmp_path / "y.json").write_text("[1, 2]")
     with pytest.raises(CvatNbError, match="neither a task backup nor an upload manifest"): cv.restore(t.id, tmp_path / "y.json")
     with pytest.raises(CvatNbError, match="no backup file here"): cv.restore(t.id, tmp_path / "nope.json")
+
+
+def test_restore_into_a_task_whose_labels_have_more_attributes(cv, made, tmp_path):
+    "The server fills in the default of an attribute the backup does not name: that is not a difference."
+    src = made.task(LABELS, STREET)
+    src.set_annotations(models.LabeledDataRequest(**everything(src)))
+    bk = cv._backup(cv.find_task(src.id), tmp_path / "src.json")
+    more = [{**LABELS[0], "attributes": LABELS[0]["attributes"] + [
+        {"name": "dented", "input_type": "checkbox", "mutable": False, "default_value": "false", "values": ["false"]}]},
+        *LABELS[1:]]
+    dst = made.task(more, STREET)
+    r = cv.restore(dst.id, bk, keep=False, force=True)
+    assert r["checked"] and r["shapes"] == 5
+
+
+def test_restore_into_a_shorter_task_is_refused_before_anything_changes(cv, made, tmp_path):
+    src, short = made.task(LABELS, STREET), made.task(LABELS, STREET[:2])
+    src.set_annotations(models.LabeledDataRequest(**everything(src)))
+    bk = cv._backup(cv.find_task(src.id), tmp_path / "src.json")
+    short.set_annotations(models.LabeledDataRequest(shapes=[dict(type="rectangle", frame=0, points=[1, 1, 9, 9],
+                                                                 label_id=label_ids(short)["sign"])]))
+    with pytest.raises(CvatNbError, match="has 2 frames: CVAT would drop them; nothing was changed"):
+        cv.restore(short.id, bk, keep=False, force=True)
+    assert len(cv.annotations(short.id)["shapes"]) == 1
+
+
+def test_broken_backups_and_manifests_are_one_clear_error(cv, made, tmp_path):
+    t = made.task(LABELS, STREET[:1])
+    loop = tmp_path / "loop.json"
+    loop.write_text(json.dumps({"task_id": t.id, "backup": "loop.json"}))  # a manifest naming itself
+    (tmp_path / "five.json").write_text(json.dumps({"task_id": t.id, "backup": 5}))
+    (tmp_path / "bare.json").write_text(json.dumps({"kind": "cvat_nb task backup"}))
+    (tmp_path / "odd.json").write_text(json.dumps({"kind": "cvat_nb task backup", "task_id": t.id,
+                                                   "labels": [{"no": "name"}], "annotations": {"shapes": [{}]}}))
+    for f, why in (("loop.json", "neither a task backup nor an upload manifest"), ("five.json", "not a file name"),
+                   ("bare.json", "without its task id"), ("odd.json", "not as cvat_nb writes them")):
+        with pytest.raises(CvatNbError, match=why) as e: cv.restore(t.id, tmp_path / f, keep=False)
+        assert "\n" not in str(e.value) and f in str(e.value)
